@@ -1,0 +1,164 @@
+//! The streams the engine knows, in memory, and their persistence in the storage manifest.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::model::{CatalogData, ShardMeta, StreamMeta, MANIFEST_VERSION};
+
+/// (account id, stream name)
+pub type StreamKey = (String, String);
+
+/// A stream and its routing table (open shards sorted by starting hash key).
+pub struct Stream {
+    pub meta: StreamMeta,
+    routes: Vec<(u128, u128, usize)>,
+}
+
+impl Stream {
+    pub fn new(meta: StreamMeta) -> Self {
+        let mut stream = Stream {
+            meta,
+            routes: Vec::new(),
+        };
+        stream.rebuild_routes();
+        stream
+    }
+
+    pub fn rebuild_routes(&mut self) {
+        self.routes = self
+            .meta
+            .shards
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.closed.is_none())
+            .map(|(i, s)| {
+                let (start, end) = s.hash_range();
+                (start, end, i)
+            })
+            .collect();
+        self.routes.sort_unstable_by_key(|r| r.0);
+    }
+
+    /// The open shard whose hash range holds `hash_key`, and its position in `meta.shards`.
+    pub fn route(&self, hash_key: u128) -> Option<(usize, &ShardMeta)> {
+        let i = self.routes.partition_point(|r| r.0 <= hash_key);
+        let (_, end, pos) = *self.routes.get(i.checked_sub(1)?)?;
+        (hash_key <= end).then(|| (pos, &self.meta.shards[pos]))
+    }
+
+    pub fn shard(&self, index: u32) -> Option<&ShardMeta> {
+        // Shards are stored in index order, index == position.
+        self.meta
+            .shards
+            .get(index as usize)
+            .filter(|s| s.index == index)
+    }
+}
+
+pub type StreamRef = Arc<RwLock<Stream>>;
+
+pub struct Catalog {
+    streams: RwLock<BTreeMap<StreamKey, StreamRef>>,
+    next_partition: AtomicU64,
+    pub token_key: [u8; 32],
+    /// Serialises manifest writes so a later snapshot is never overwritten by an earlier one.
+    persist_lock: Mutex<()>,
+}
+
+impl Catalog {
+    pub fn from_data(data: CatalogData, token_key: [u8; 32]) -> Self {
+        let streams = data
+            .streams
+            .into_iter()
+            .map(|m| {
+                (
+                    (m.account.clone(), m.name.clone()),
+                    Arc::new(RwLock::new(Stream::new(m))),
+                )
+            })
+            .collect();
+        Catalog {
+            streams: RwLock::new(streams),
+            next_partition: AtomicU64::new(data.next_partition),
+            token_key,
+            persist_lock: Mutex::new(()),
+        }
+    }
+
+    pub fn get(&self, account: &str, name: &str) -> Option<StreamRef> {
+        self.streams
+            .read()
+            .get(&(account.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// Inserts a stream unless one of that name exists; returns whether it was inserted.
+    pub fn insert(&self, meta: StreamMeta) -> bool {
+        let key = (meta.account.clone(), meta.name.clone());
+        let mut streams = self.streams.write();
+        if streams.contains_key(&key) {
+            return false;
+        }
+        streams.insert(key, Arc::new(RwLock::new(Stream::new(meta))));
+        true
+    }
+
+    pub fn remove(&self, account: &str, name: &str) -> Option<StreamRef> {
+        self.streams
+            .write()
+            .remove(&(account.to_string(), name.to_string()))
+    }
+
+    /// Every stream of an account, in name order, from just after `after` if given.
+    pub fn list(&self, account: &str, after: Option<&str>) -> Vec<StreamRef> {
+        let streams = self.streams.read();
+        streams
+            .iter()
+            .filter(|((a, n), _)| a == account && after.is_none_or(|x| n.as_str() > x))
+            .map(|(_, s)| s.clone())
+            .collect()
+    }
+
+    pub fn all(&self) -> Vec<StreamRef> {
+        self.streams.read().values().cloned().collect()
+    }
+
+    pub fn allocate_partition(&self) -> u64 {
+        self.next_partition.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Serialises the catalog for the manifest. Call through [`Catalog::persist_with`].
+    fn snapshot(&self, token_key_hex: String) -> CatalogData {
+        let streams = self.streams.read();
+        CatalogData {
+            version: MANIFEST_VERSION,
+            token_key: token_key_hex,
+            next_partition: self.next_partition.load(Ordering::Relaxed),
+            streams: streams.values().map(|s| s.read().meta.clone()).collect(),
+        }
+    }
+
+    /// Takes a snapshot and hands it to `write`, one writer at a time.
+    pub fn persist_with<E>(
+        &self,
+        write: impl FnOnce(&CatalogData) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let _guard = self.persist_lock.lock();
+        let hex: String = self.token_key.iter().map(|b| format!("{b:02x}")).collect();
+        write(&self.snapshot(hex))
+    }
+}
+
+pub fn parse_key_hex(hex: &str) -> Option<[u8; 32]> {
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut key = [0u8; 32];
+    for (i, byte) in key.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(key)
+}

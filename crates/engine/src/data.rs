@@ -1,0 +1,474 @@
+//! The data path: PutRecord(s) route by hash key and append to the shard's partition;
+//! GetShardIterator and GetRecords turn positions into sealed iterators and back.
+
+use shardline_log::{Appended, LogError};
+use shardline_wire::shapes::*;
+use shardline_wire::validate::{Shown, Violations};
+use shardline_wire::{ApiError, Blob, ErrorCode, Timestamp};
+
+use crate::catalog::{Stream, StreamRef};
+use crate::clock::java_date;
+use crate::error::Result;
+use crate::hashkey::{hash_partition_key, parse_hash_key};
+use crate::iterator::ShardIterator;
+use crate::model::{parse_shard_id, shard_id, ShardMeta};
+use crate::records;
+use crate::resolve::not_found;
+use crate::seqnum::SequenceNumber;
+use crate::{Caller, Engine};
+
+/// GetRecords returns at most this much data a call (AWS: 10 MiB).
+const GET_RECORDS_MAX_BYTES: usize = 10 * 1024 * 1024;
+const GET_RECORDS_MAX_COUNT: usize = 10_000;
+/// A PutRecords request may carry at most this much data and keys (AWS: 10 MiB).
+const PUT_RECORDS_MAX_BYTES: usize = 10 * 1024 * 1024;
+
+/// A record ready to append: its shard (position in the stream's shard list) and payload.
+struct Routed {
+    shard_pos: usize,
+    payload: Vec<u8>,
+}
+
+impl Engine {
+    pub async fn put_record(
+        &self,
+        caller: &Caller,
+        input: PutRecordInput,
+    ) -> Result<PutRecordOutput> {
+        let (n, stream) = self.writable_stream(caller, &input)?;
+        let partition_key = input.partition_key.unwrap_or_default();
+        let data = input.data.unwrap_or_default();
+        if let Some(seq) = &input.sequence_number_for_ordering {
+            if SequenceNumber::parse(seq).is_none() {
+                return Err(ApiError::invalid_argument(format!(
+                    "ExclusiveMinimumSequenceNumber {seq} used in PutRecord on stream {} under account {} is invalid.",
+                    n.name, n.account
+                ))
+                .into());
+            }
+        }
+        let (shard, appended) = {
+            let s = stream.read();
+            check_record_size(&s, "data", &partition_key, &data.0)?;
+            let routed = route(
+                &s,
+                &partition_key,
+                input.explicit_hash_key.as_deref(),
+                &data.0,
+            )?;
+            let shard = s.meta.shards[routed.shard_pos].clone();
+            let appended = self.storage.append(
+                shard.partition,
+                self.clock.now_ms(),
+                &[routed.payload.as_slice()],
+            )?;
+            (shard, appended)
+        };
+        let Appended {
+            first_offset,
+            timestamp_ms,
+            durable,
+        } = appended;
+        durable.await?;
+        Ok(PutRecordOutput {
+            shard_id: shard.id(),
+            sequence_number: shard.sequence_number(first_offset, timestamp_ms),
+            encryption_type: "NONE".into(),
+        })
+    }
+
+    pub async fn put_records(
+        &self,
+        caller: &Caller,
+        input: PutRecordsInput,
+    ) -> Result<PutRecordsOutput> {
+        let (_, stream) = self.writable_stream(caller, &input)?;
+        let entries = input.records.unwrap_or_default();
+        // Validate everything first: a bad entry fails the whole call, nothing written.
+        let mut total = 0usize;
+        let (shards, batches) = {
+            let s = stream.read();
+            let mut routed = Vec::with_capacity(entries.len());
+            for (i, e) in entries.iter().enumerate() {
+                let key = e.partition_key.as_deref().unwrap_or_default();
+                let data = e.data.as_ref().map_or(&[][..], |d| &d.0[..]);
+                check_record_size(&s, &format!("records.{}.member.data", i + 1), key, data)?;
+                total += key.len() + data.len();
+                routed.push(route(&s, key, e.explicit_hash_key.as_deref(), data)?);
+            }
+            if total > PUT_RECORDS_MAX_BYTES {
+                return Err(ApiError::invalid_argument("Records size exceeds 10 MB limit").into());
+            }
+            // Group by shard, keeping request order within each shard.
+            let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); s.meta.shards.len()];
+            for (i, r) in routed.iter().enumerate() {
+                by_shard[r.shard_pos].push(i);
+            }
+            let now = self.clock.now_ms();
+            let mut batches = Vec::new();
+            for (pos, members) in by_shard.into_iter().enumerate() {
+                if members.is_empty() {
+                    continue;
+                }
+                let payloads: Vec<&[u8]> = members
+                    .iter()
+                    .map(|&i| routed[i].payload.as_slice())
+                    .collect();
+                let result = self
+                    .storage
+                    .append(s.meta.shards[pos].partition, now, &payloads);
+                batches.push((pos, members, result));
+            }
+            (s.meta.shards.clone(), batches)
+        };
+
+        let mut results = vec![PutRecordsResultEntry::default(); entries.len()];
+        let mut failed = 0i64;
+        for (pos, members, result) in batches {
+            let shard = &shards[pos];
+            let outcome = match result {
+                Ok(a) => a.durable.await.map(|()| (a.first_offset, a.timestamp_ms)),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok((first, ts)) => {
+                    for (k, &i) in members.iter().enumerate() {
+                        results[i].shard_id = Some(shard.id());
+                        results[i].sequence_number =
+                            Some(shard.sequence_number(first + k as u64, ts));
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, shard = shard.id(), "append failed");
+                    for &i in &members {
+                        failed += 1;
+                        results[i].error_code = Some("InternalFailure".into());
+                        results[i].error_message = Some("Internal service failure.".into());
+                    }
+                }
+            }
+        }
+        Ok(PutRecordsOutput {
+            failed_record_count: failed,
+            records: results,
+            encryption_type: "NONE".into(),
+        })
+    }
+
+    /// A stream that accepts writes: ACTIVE or UPDATING; otherwise AWS says it is not found.
+    fn writable_stream(
+        &self,
+        caller: &Caller,
+        input: &impl NamesStream,
+    ) -> Result<(crate::resolve::StreamName, StreamRef)> {
+        let (n, stream) = self.find_stream(caller, input)?;
+        if !stream.read().meta.status(self.clock.now_ms()).is_readable() {
+            return Err(not_found(&n.account, &n.name).into());
+        }
+        Ok((n, stream))
+    }
+
+    pub fn get_shard_iterator(
+        &self,
+        caller: &Caller,
+        input: GetShardIteratorInput,
+    ) -> Result<GetShardIteratorOutput> {
+        let given_id = input.shard_id.as_deref().unwrap_or_default();
+        let n = self.stream_name(caller, &input)?;
+        let index = parse_shard_id(given_id).ok_or_else(|| {
+            ApiError::resource_not_found(format!(
+                "Could not find shard {given_id} in stream {} under account {}.",
+                n.name, n.account
+            ))
+        })?;
+        let now = self.clock.now_ms();
+        let missing = || {
+            ApiError::resource_not_found(format!(
+                "Shard {} in stream {} under account {} does not exist",
+                shard_id(index),
+                n.name,
+                n.account
+            ))
+        };
+        let stream = self.catalog.get(&n.account, &n.name).ok_or_else(missing)?;
+        let s = stream.read();
+        if !s.meta.status(now).is_readable() {
+            return Err(missing().into());
+        }
+        let shard = s.shard(index).ok_or_else(missing)?.clone();
+        drop(s);
+
+        let kind = input.shard_iterator_type.as_deref().unwrap_or_default();
+        let seq = input.starting_sequence_number.as_deref();
+        let both = "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and \
+                    StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no \
+                    StartingSequenceNumber. Request specified";
+        let bounds = self.storage.bounds(shard.partition)?;
+        let retention_ms = stream.read().meta.retention_ms();
+        let offset = match (kind, seq) {
+            ("TRIM_HORIZON" | "LATEST", Some(_)) => {
+                return Err(ApiError::invalid_argument(format!(
+                    "{both} {kind} and also a StartingSequenceNumber."
+                ))
+                .into())
+            }
+            ("AT_SEQUENCE_NUMBER" | "AFTER_SEQUENCE_NUMBER", None) => {
+                return Err(ApiError::invalid_argument(format!(
+                    "{both} {kind} and no StartingSequenceNumber."
+                ))
+                .into())
+            }
+            ("TRIM_HORIZON", None) => self.trim_horizon(&shard, retention_ms, now)?,
+            ("LATEST", None) => bounds.end,
+            ("AT_TIMESTAMP", _) => {
+                let ts = input.timestamp.ok_or_else(|| {
+                    ApiError::invalid_argument(
+                        "Must specify timestampInMillis parameter for iterator of type \
+                         AT_TIMESTAMP. Current request has no timestamp parameter.",
+                    )
+                })?;
+                if ts.millis > now as i64 {
+                    return Err(ApiError::invalid_argument(format!(
+                        "The timestampInMillis parameter cannot be greater than the \
+                         currentTimestampInMillis. timestampInMillis: {}, \
+                         currentTimestampInMillis: {now}",
+                        ts.millis
+                    ))
+                    .into());
+                }
+                let from = (ts.millis.max(0) as u64).max(now.saturating_sub(retention_ms));
+                self.storage.offset_at_time(shard.partition, from)?
+            }
+            (_, Some(seq)) => {
+                let position = self.sequence_position(&n, &shard, seq)?;
+                let position = if kind == "AFTER_SEQUENCE_NUMBER" {
+                    position.saturating_add(1)
+                } else {
+                    position
+                };
+                position.min(bounds.end)
+            }
+            _ => {
+                return Err(
+                    ApiError::invalid_argument(format!("Invalid ShardIteratorType {kind}")).into(),
+                )
+            }
+        };
+        Ok(GetShardIteratorOutput {
+            shard_iterator: self.iterator(&n.account, &n.name, &shard, offset, now),
+        })
+    }
+
+    /// The offset a StartingSequenceNumber points at, after AWS's checks that it is one of
+    /// this shard's numbers.
+    fn sequence_position(
+        &self,
+        n: &crate::resolve::StreamName,
+        shard: &ShardMeta,
+        seq: &str,
+    ) -> Result<u64> {
+        let invalid = |why: &str| {
+            ApiError::invalid_argument(format!(
+                "StartingSequenceNumber {seq} used in GetShardIterator on shard {} in stream {} under account {} is invalid{why}.",
+                shard.id(),
+                n.name,
+                n.account
+            ))
+        };
+        let parsed = SequenceNumber::parse(seq).ok_or_else(|| invalid(""))?;
+        if parsed.shard_index != shard.index {
+            return Err(ApiError::invalid_argument(format!(
+                "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
+                shard_id(parsed.shard_index),
+                shard.id()
+            ))
+            .into());
+        }
+        if parsed.shard_create_secs != shard.created_ms / 1000 {
+            return Err(invalid(" because it did not come from this stream").into());
+        }
+        Ok(parsed.position)
+    }
+
+    /// The oldest offset still within retention.
+    fn trim_horizon(&self, shard: &ShardMeta, retention_ms: u64, now: u64) -> Result<u64> {
+        Ok(self
+            .storage
+            .offset_at_time(shard.partition, now.saturating_sub(retention_ms))?)
+    }
+
+    fn iterator(
+        &self,
+        account: &str,
+        stream: &str,
+        shard: &ShardMeta,
+        offset: u64,
+        now: u64,
+    ) -> String {
+        ShardIterator {
+            created_ms: now,
+            partition: shard.partition,
+            offset,
+            shard_index: shard.index,
+            account: account.to_string(),
+            stream: stream.to_string(),
+        }
+        .seal(&self.sealer)
+    }
+
+    pub fn get_records(&self, caller: &Caller, input: GetRecordsInput) -> Result<GetRecordsOutput> {
+        let now = self.clock.now_ms();
+        let token = input.shard_iterator.as_deref().unwrap_or_default();
+        let it = ShardIterator::open(&self.sealer, token)
+            .filter(|it| it.created_ms <= now + 1000 && it.account == caller.account_id)
+            .ok_or_else(|| ApiError::invalid_argument("Invalid ShardIterator."))?;
+        if now - it.created_ms.min(now) > self.config.iterator_ttl_ms {
+            return Err(ApiError::new(
+                ErrorCode::ExpiredIterator,
+                format!(
+                    "Iterator expired. The iterator was created at time {} while right now it is {} \
+                     which is further in the future than the tolerated delay of {} milliseconds.",
+                    java_date(it.created_ms),
+                    java_date(now),
+                    self.config.iterator_ttl_ms
+                ),
+            )
+            .into());
+        }
+        let missing = || {
+            ApiError::resource_not_found(format!(
+                "Shard {} in stream {} under account {} does not exist",
+                shard_id(it.shard_index),
+                it.stream,
+                it.account
+            ))
+        };
+        let stream = self
+            .catalog
+            .get(&it.account, &it.stream)
+            .ok_or_else(missing)?;
+        let (shard, children, retention_ms) = {
+            let s = stream.read();
+            let shard = s
+                .shard(it.shard_index)
+                .filter(|sh| sh.partition == it.partition)
+                .ok_or_else(missing)?
+                .clone();
+            (
+                shard.clone(),
+                children_of(&s, &shard),
+                s.meta.retention_ms(),
+            )
+        };
+        let limit = input.limit.map_or(GET_RECORDS_MAX_COUNT, |l| l as usize);
+        let cutoff = now.saturating_sub(retention_ms);
+        let mut entries =
+            self.storage
+                .read(shard.partition, it.offset, limit, GET_RECORDS_MAX_BYTES)?;
+        if entries.first().is_some_and(|e| e.timestamp_ms < cutoff) {
+            // Some of what is stored is past retention but not yet trimmed: skip it.
+            let from = self.storage.offset_at_time(shard.partition, cutoff)?;
+            entries = self
+                .storage
+                .read(shard.partition, from, limit, GET_RECORDS_MAX_BYTES)?;
+        }
+        let next_offset = entries.last().map_or(it.offset, |e| e.offset + 1);
+        let bounds = self.storage.bounds(shard.partition)?;
+        let millis_behind_latest = match entries.last() {
+            Some(last) if next_offset < bounds.end => now.saturating_sub(last.timestamp_ms) as i64,
+            _ => 0,
+        };
+        let records = entries
+            .iter()
+            .map(|e| {
+                let (partition_key, data) =
+                    records::decode(&e.payload).ok_or_else(|| LogError::Corrupt {
+                        what: format!("record {} of partition {}", e.offset, shard.partition),
+                        detail: "unreadable record payload".into(),
+                    })?;
+                Ok(Record {
+                    sequence_number: shard.sequence_number(e.offset, e.timestamp_ms),
+                    approximate_arrival_timestamp: Timestamp::from_millis(e.timestamp_ms as i64),
+                    data: Blob(data),
+                    partition_key,
+                    encryption_type: "NONE".into(),
+                })
+            })
+            .collect::<Result<Vec<_>, LogError>>()?;
+        // At the end of a closed shard: no next iterator, and the children to go on with.
+        let at_end = shard
+            .closed
+            .as_ref()
+            .is_some_and(|c| next_offset >= c.end_offset);
+        Ok(GetRecordsOutput {
+            records,
+            next_shard_iterator: (!at_end)
+                .then(|| self.iterator(&it.account, &it.stream, &shard, next_offset, now)),
+            millis_behind_latest,
+            child_shards: at_end.then_some(children),
+        })
+    }
+}
+
+/// Checks a record against the stream's maximum record size (data plus partition key).
+fn check_record_size(s: &Stream, path: &str, key: &str, data: &[u8]) -> Result<()> {
+    let max = s.meta.max_record_size_kib as usize * 1024;
+    if data.len() > max {
+        let mut v = Violations::new();
+        v.push(
+            Shown::Raw(format!(
+                "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]",
+                data.len()
+            )),
+            path,
+            &format!("have length less than or equal to {max}"),
+        );
+        return Err(v.into_error().unwrap_or_else(ApiError::internal).into());
+    }
+    if data.len() + key.len() > max {
+        return Err(ApiError::invalid_argument(format!(
+            "Record size {} exceeds the maximum record size of {max} bytes, including the partition key.",
+            data.len() + key.len()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Finds the open shard for a record and encodes its payload.
+fn route(s: &Stream, key: &str, explicit_hash_key: Option<&str>, data: &[u8]) -> Result<Routed> {
+    let hash = match explicit_hash_key {
+        Some(ehk) => parse_hash_key(ehk).ok_or_else(|| {
+            ApiError::invalid_argument(format!(
+                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {ehk}"
+            ))
+        })?,
+        None => hash_partition_key(key),
+    };
+    let (shard_pos, _) = s.route(hash).ok_or_else(ApiError::internal)?;
+    Ok(Routed {
+        shard_pos,
+        payload: records::encode(key, data),
+    })
+}
+
+fn children_of(s: &Stream, shard: &ShardMeta) -> Vec<ChildShard> {
+    s.meta
+        .shards
+        .iter()
+        .filter(|c| c.parent == Some(shard.index) || c.adjacent_parent == Some(shard.index))
+        .map(|c| ChildShard {
+            shard_id: c.id(),
+            parent_shards: c
+                .parent
+                .into_iter()
+                .chain(c.adjacent_parent)
+                .map(shard_id)
+                .collect(),
+            hash_key_range: HashKeyRange {
+                starting_hash_key: c.start_hash.clone(),
+                ending_hash_key: c.end_hash.clone(),
+            },
+        })
+        .collect()
+}

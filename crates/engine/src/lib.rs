@@ -1,0 +1,170 @@
+//! The Kinesis engine: streams, shards, hash-key routing, sequence numbers, iterators,
+//! retention. It speaks in the wire crate's shapes and reaches storage only through the
+//! [`shardline_log::Storage`] trait.
+//!
+//! Start reading at [`Engine`]; control-plane operations are in `control.rs`, the data path
+//! (PutRecord(s), GetShardIterator, GetRecords) in `data.rs`.
+
+mod catalog;
+mod clock;
+mod config;
+mod control;
+mod data;
+mod error;
+mod hashkey;
+mod iterator;
+mod listing;
+mod model;
+mod records;
+mod resolve;
+mod seal;
+mod seqnum;
+
+use std::sync::Arc;
+
+use rand::RngCore;
+use shardline_log::Storage;
+
+pub use clock::Clock;
+pub use config::{Caller, EngineConfig};
+pub use error::EngineError;
+
+use catalog::{parse_key_hex, Catalog};
+use error::Result;
+use model::{CatalogData, MANIFEST_VERSION};
+use seal::Sealer;
+
+/// The Kinesis service logic over one storage.
+pub struct Engine {
+    storage: Arc<dyn Storage>,
+    config: EngineConfig,
+    clock: Clock,
+    catalog: Catalog,
+    sealer: Sealer,
+}
+
+impl Engine {
+    /// Opens the engine over a storage, loading and reconciling its manifest.
+    ///
+    /// # Errors
+    /// A storage failure, or a manifest this version cannot read.
+    pub fn open(storage: Arc<dyn Storage>, config: EngineConfig) -> Result<Engine> {
+        let data = match storage.load_manifest()? {
+            Some(bytes) => serde_json::from_slice::<CatalogData>(&bytes)
+                .map_err(|e| EngineError::Metadata(format!("unreadable manifest: {e}")))?,
+            None => {
+                let mut key = [0u8; 32];
+                rand::thread_rng().fill_bytes(&mut key);
+                CatalogData {
+                    version: MANIFEST_VERSION,
+                    token_key: key.iter().map(|b| format!("{b:02x}")).collect(),
+                    next_partition: 1,
+                    streams: Vec::new(),
+                }
+            }
+        };
+        if data.version != MANIFEST_VERSION {
+            return Err(EngineError::Metadata(format!(
+                "manifest version {} is not supported",
+                data.version
+            )));
+        }
+        let key = parse_key_hex(&data.token_key)
+            .ok_or_else(|| EngineError::Metadata("bad token key in manifest".into()))?;
+        let engine = Engine {
+            storage,
+            config,
+            clock: Clock::default(),
+            catalog: Catalog::from_data(data, key),
+            sealer: Sealer::new(key),
+        };
+        engine.reconcile()?;
+        engine.persist()?;
+        Ok(engine)
+    }
+
+    /// Makes storage match the manifest: partitions left by an interrupted create or delete
+    /// are removed; a missing partition of a known shard is recreated empty.
+    fn reconcile(&self) -> Result<()> {
+        let mut known = std::collections::HashSet::new();
+        for stream in self.catalog.all() {
+            for shard in &stream.read().meta.shards {
+                known.insert(shard.partition);
+            }
+        }
+        let present: std::collections::HashSet<u64> =
+            self.storage.partitions().into_iter().collect();
+        for orphan in present.difference(&known) {
+            tracing::info!(partition = orphan, "removing partition not in the manifest");
+            self.storage.remove_partition(*orphan)?;
+        }
+        for missing in known.difference(&present) {
+            tracing::warn!(
+                partition = missing,
+                "partition missing on disk; recreating it empty"
+            );
+            self.storage.create_partition(*missing)?;
+        }
+        Ok(())
+    }
+
+    fn persist(&self) -> Result<()> {
+        self.catalog.persist_with(|data| {
+            let bytes =
+                serde_json::to_vec(data).map_err(|e| EngineError::Metadata(e.to_string()))?;
+            self.storage
+                .store_manifest(&bytes)
+                .map_err(EngineError::from)
+        })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Housekeeping, called periodically: finishes deletions whose DELETING time is over and
+    /// trims data past each stream's retention.
+    ///
+    /// # Errors
+    /// A storage failure (the next tick retries).
+    pub fn tick(&self) -> Result<()> {
+        let now = self.clock.now_ms();
+        let mut deleted = false;
+        for stream in self.catalog.all() {
+            let (account, name, partitions, delete_due, cutoff) = {
+                let s = stream.read();
+                (
+                    s.meta.account.clone(),
+                    s.meta.name.clone(),
+                    s.meta
+                        .shards
+                        .iter()
+                        .map(|sh| sh.partition)
+                        .collect::<Vec<_>>(),
+                    s.meta.deleted_at_ms.is_some_and(|t| t <= now),
+                    now.saturating_sub(s.meta.retention_ms()),
+                )
+            };
+            if delete_due {
+                self.catalog.remove(&account, &name);
+                deleted = true;
+                self.persist()?;
+                for p in partitions {
+                    self.storage.remove_partition(p)?;
+                }
+                continue;
+            }
+            for p in partitions {
+                self.storage.trim_before(p, cutoff)?;
+            }
+        }
+        if deleted {
+            tracing::debug!("finished stream deletions");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,193 @@
+//! Stream metadata as persisted in the storage manifest (JSON), and what derives from it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::seqnum::{SequenceNumber, END_POSITION};
+
+pub const MANIFEST_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CatalogData {
+    pub version: u32,
+    /// Key for sealing iterators and NextTokens, kept so they survive a restart.
+    pub token_key: String,
+    pub next_partition: u64,
+    pub streams: Vec<StreamMeta>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StreamMode {
+    #[serde(rename = "PROVISIONED")]
+    Provisioned,
+    #[serde(rename = "ON_DEMAND")]
+    OnDemand,
+}
+
+impl StreamMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamMode::Provisioned => "PROVISIONED",
+            StreamMode::OnDemand => "ON_DEMAND",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StreamStatus {
+    Creating,
+    Active,
+    Deleting,
+}
+
+impl StreamStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamStatus::Creating => "CREATING",
+            StreamStatus::Active => "ACTIVE",
+            StreamStatus::Deleting => "DELETING",
+        }
+    }
+
+    /// Whether records can be written and read.
+    pub fn is_readable(self) -> bool {
+        matches!(self, StreamStatus::Active)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StreamMeta {
+    pub account: String,
+    pub name: String,
+    pub created_ms: u64,
+    /// CREATING until then; statuses derive from times so no timer has to fire.
+    pub active_at_ms: u64,
+    /// Set by DeleteStream: DELETING until this time, then gone.
+    pub deleted_at_ms: Option<u64>,
+    pub mode: StreamMode,
+    pub retention_hours: u32,
+    pub max_record_size_kib: u32,
+    pub tags: BTreeMap<String, String>,
+    pub shards: Vec<ShardMeta>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ShardMeta {
+    pub index: u32,
+    pub partition: u64,
+    /// Decimal strings: JSON numbers cannot carry 128-bit values portably.
+    pub start_hash: String,
+    pub end_hash: String,
+    pub parent: Option<u32>,
+    pub adjacent_parent: Option<u32>,
+    pub created_ms: u64,
+    pub closed: Option<ClosedShard>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ClosedShard {
+    /// One past the last offset written to the shard.
+    pub end_offset: u64,
+    pub closed_ms: u64,
+}
+
+impl StreamMeta {
+    pub fn status(&self, now_ms: u64) -> StreamStatus {
+        if self.deleted_at_ms.is_some() {
+            StreamStatus::Deleting
+        } else if now_ms < self.active_at_ms {
+            StreamStatus::Creating
+        } else {
+            StreamStatus::Active
+        }
+    }
+
+    pub fn arn(&self, region: &str) -> String {
+        format!(
+            "arn:aws:kinesis:{region}:{}:stream/{}",
+            self.account, self.name
+        )
+    }
+
+    pub fn retention_ms(&self) -> u64 {
+        u64::from(self.retention_hours) * 3_600_000
+    }
+
+    pub fn open_shards(&self) -> impl Iterator<Item = &ShardMeta> {
+        self.shards.iter().filter(|s| s.closed.is_none())
+    }
+}
+
+impl ShardMeta {
+    pub fn id(&self) -> String {
+        shard_id(self.index)
+    }
+
+    pub fn hash_range(&self) -> (u128, u128) {
+        (
+            self.start_hash.parse().unwrap_or(0),
+            self.end_hash.parse().unwrap_or(u128::MAX),
+        )
+    }
+
+    pub fn starting_sequence_number(&self) -> String {
+        SequenceNumber {
+            shard_create_secs: self.created_ms / 1000,
+            shard_index: self.index,
+            position: 0,
+            record_secs: self.created_ms / 1000,
+        }
+        .to_decimal()
+    }
+
+    pub fn ending_sequence_number(&self) -> Option<String> {
+        self.closed.as_ref().map(|c| {
+            SequenceNumber {
+                shard_create_secs: self.created_ms / 1000,
+                shard_index: self.index,
+                position: END_POSITION,
+                record_secs: c.closed_ms / 1000,
+            }
+            .to_decimal()
+        })
+    }
+
+    pub fn sequence_number(&self, offset: u64, timestamp_ms: u64) -> String {
+        SequenceNumber {
+            shard_create_secs: self.created_ms / 1000,
+            shard_index: self.index,
+            position: offset,
+            record_secs: timestamp_ms / 1000,
+        }
+        .to_decimal()
+    }
+}
+
+pub fn shard_id(index: u32) -> String {
+    format!("shardId-{index:012}")
+}
+
+/// Reads a shard id as AWS does: the digits after the first `-` (or the whole id), 0..2^31-1.
+pub fn parse_shard_id(id: &str) -> Option<u32> {
+    let digits = id.split_once('-').map_or(id, |(_, rest)| rest);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<u32>().ok().filter(|i| *i <= i32::MAX as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_ids() {
+        assert_eq!(shard_id(1), "shardId-000000000001");
+        assert_eq!(parse_shard_id("shardId-000000000001"), Some(1));
+        assert_eq!(parse_shard_id("1"), Some(1));
+        assert_eq!(parse_shard_id("shard-7"), Some(7));
+        assert_eq!(parse_shard_id("shardId-002147483648"), None);
+        assert_eq!(parse_shard_id("ABKLFD8"), None);
+    }
+}

@@ -1,0 +1,537 @@
+//! One partition: its segments, its append/read/trim logic and its visibility bookkeeping.
+//!
+//! All mutable state sits behind one mutex per partition. Appends hold it while they write
+//! (so offsets and file positions are assigned in order); readers hold it only long enough to
+//! copy a small [`View`] (an `Arc<File>`, positions and bounds) and then read the file with
+//! `pread` without the lock.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
+use tokio::sync::{oneshot, watch};
+
+use super::commit::{CommitRequest, Committer};
+use super::record::{self, RecordReader, Scan, MAX_ENTRY_BYTES, RECORD_OVERHEAD};
+use super::segment::{index_path, segment_path, Segment};
+use super::{sync_dir, DiskOptions, Durability};
+use crate::{Appended, Bounds, Durable, Entry, LogError, PartitionId};
+
+/// Smallest read issued against a segment file.
+const MIN_READ_CHUNK: usize = 64 << 10;
+/// Largest read issued up front (a single bigger record still gets read whole).
+const MAX_READ_CHUNK: usize = 16 << 20;
+
+pub(super) struct Partition {
+    id: PartitionId,
+    dir: PathBuf,
+    state: Mutex<State>,
+    /// Visible end offset, for watchers. Only changed together with `State::visible_end`.
+    visible: watch::Sender<u64>,
+}
+
+struct State {
+    /// Ordered by base offset, contiguous; never empty (the last one is the active segment)
+    /// until the partition is removed.
+    segments: Vec<Segment>,
+    /// Timestamp of the newest entry ever appended (or the floor recovered from disk).
+    last_ts: Option<u64>,
+    /// Readers see offsets below this.
+    visible_end: u64,
+    /// Timestamp of the entry at `visible_end - 1`.
+    visible_ts: Option<u64>,
+    /// Set when an fsync (or an undo after a failed write) failed; appends then fail.
+    failed: Option<LogError>,
+    removed: bool,
+}
+
+impl State {
+    fn active(&self) -> &Segment {
+        self.segments
+            .last()
+            .expect("a live partition has an active segment")
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments
+            .last_mut()
+            .expect("a live partition has an active segment")
+    }
+
+    fn next_offset(&self) -> u64 {
+        self.active().next
+    }
+
+    fn start(&self) -> u64 {
+        self.segments[0].base
+    }
+}
+
+/// What a reader needs from under the lock to read one segment.
+struct View {
+    file: Arc<File>,
+    base: u64,
+    seg_next: u64,
+    seg_len: u64,
+    /// Where to start reading, and the offset of the record there.
+    pos: u64,
+    offset: u64,
+    /// First offset wanted (records before it are skipped).
+    target: u64,
+    visible_end: u64,
+}
+
+impl Partition {
+    /// A partition over recovered (or freshly created) segments; all of them are visible.
+    pub fn new(
+        id: PartitionId,
+        dir: PathBuf,
+        segments: Vec<Segment>,
+        last_ts: Option<u64>,
+    ) -> Partition {
+        assert!(!segments.is_empty());
+        let end = segments.last().map_or(0, |s| s.next);
+        let visible_ts = segments.iter().rev().find_map(|s| s.last_ts);
+        let (visible, _) = watch::channel(end);
+        Partition {
+            id,
+            dir,
+            state: Mutex::new(State {
+                segments,
+                last_ts,
+                visible_end: end,
+                visible_ts,
+                failed: None,
+                removed: false,
+            }),
+            visible,
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Locks the state, failing if the partition was removed.
+    fn lock(&self) -> Result<MutexGuard<'_, State>, LogError> {
+        let st = self.state.lock();
+        if st.removed {
+            return Err(LogError::NoSuchPartition(self.id));
+        }
+        Ok(st)
+    }
+
+    /// Marks the partition removed and closes its files (pending commits keep theirs open).
+    pub fn mark_removed(&self) {
+        let mut st = self.state.lock();
+        st.removed = true;
+        st.segments.clear();
+    }
+
+    fn advance_visible(&self, st: &mut State, end: u64, timestamp_ms: u64) {
+        if end > st.visible_end {
+            st.visible_end = end;
+            st.visible_ts = Some(timestamp_ms);
+            self.visible.send_replace(end);
+        }
+    }
+
+    fn poison(&self, st: &mut State, err: &LogError) {
+        if st.failed.is_none() {
+            tracing::error!(
+                partition = self.id,
+                error = %err,
+                "durability of partition {} is in doubt; appends will fail until reopened",
+                self.id
+            );
+            st.failed = Some(err.clone());
+        }
+    }
+
+    /// Called by the committer once the file holding entries up to `end` was fsynced (or
+    /// failed to be). Returns what the append's waiter should see.
+    pub fn committed(
+        &self,
+        end: u64,
+        timestamp_ms: u64,
+        synced: Result<(), LogError>,
+    ) -> Result<(), LogError> {
+        let mut st = self.state.lock();
+        if let Err(err) = synced {
+            self.poison(&mut st, &err);
+            return Err(err);
+        }
+        if let Some(err) = &st.failed {
+            return Err(err.clone());
+        }
+        self.advance_visible(&mut st, end, timestamp_ms);
+        Ok(())
+    }
+
+    pub fn append(
+        self: &Arc<Self>,
+        now_ms: u64,
+        payloads: &[&[u8]],
+        options: &DiskOptions,
+        committer: &Committer,
+    ) -> Result<Appended, LogError> {
+        if let Some(p) = payloads.iter().find(|p| p.len() > MAX_ENTRY_BYTES) {
+            return Err(LogError::EntryTooLarge {
+                size: p.len(),
+                limit: MAX_ENTRY_BYTES,
+            });
+        }
+        let mut st = self.lock()?;
+        if let Some(err) = &st.failed {
+            return Err(err.clone());
+        }
+        let timestamp_ms = st.last_ts.map_or(now_ms, |t| t.max(now_ms));
+        let first_offset = st.next_offset();
+        if payloads.is_empty() {
+            return Ok(Appended {
+                first_offset,
+                timestamp_ms,
+                durable: Durable::ready(),
+            });
+        }
+        // A segment left full by a failed roll (or by recovery) is rolled before writing.
+        if st.active().len >= options.segment_bytes && !st.active().is_empty() {
+            self.roll(&mut st)?;
+        }
+
+        let total: usize = payloads.iter().map(|p| RECORD_OVERHEAD + p.len()).sum();
+        let mut buf = Vec::with_capacity(total);
+        for (offset, payload) in (first_offset..).zip(payloads) {
+            record::encode(&mut buf, offset, timestamp_ms, payload);
+        }
+        let active = st.active_mut();
+        let pos = active.len;
+        if let Err(err) = active.file.write_all_at(&buf, pos) {
+            // Undo a partial write so the file ends at the last whole record again.
+            if let Err(undo) = active.file.set_len(pos) {
+                let undo = LogError::Io(undo);
+                self.poison(&mut st, &undo);
+            }
+            tracing::warn!(partition = self.id, error = %err, "append failed; nothing written");
+            return Err(err.into());
+        }
+        for (offset, payload) in (first_offset..).zip(payloads) {
+            let size = record::encoded_len(payload.len());
+            active.push_record(offset, timestamp_ms, size, options.index_interval_bytes);
+        }
+        let file = Arc::clone(&active.file);
+        st.last_ts = Some(timestamp_ms);
+        let end = first_offset + payloads.len() as u64;
+
+        let (waiter, durable) = match options.durability {
+            Durability::Strict => {
+                let (tx, rx) = oneshot::channel();
+                (Some(tx), Durable::waiting(rx))
+            }
+            Durability::Relaxed => {
+                self.advance_visible(&mut st, end, timestamp_ms);
+                (None, Durable::ready())
+            }
+        };
+        committer.register(CommitRequest {
+            file,
+            partition: Arc::clone(self),
+            end,
+            timestamp_ms,
+            waiter,
+        });
+
+        if st.active().len >= options.segment_bytes {
+            if let Err(err) = self.roll(&mut st) {
+                // The append itself is done; the next append retries the roll.
+                tracing::warn!(partition = self.id, error = %err, "could not roll segment");
+            }
+        }
+        Ok(Appended {
+            first_offset,
+            timestamp_ms,
+            durable,
+        })
+    }
+
+    /// Seals the active segment (fsync, write its `.idx`) and starts a new one.
+    fn roll(&self, st: &mut State) -> Result<(), LogError> {
+        let active = st.active();
+        if let Err(err) = active.file.sync_data() {
+            let err = LogError::Io(err);
+            self.poison(st, &err);
+            return Err(err);
+        }
+        let idx = index_path(&self.dir, active.base);
+        if let Err(err) = active.index_file().write(&idx) {
+            // Only costs a rescan at the next open.
+            tracing::warn!(path = %idx.display(), error = %err, "could not write segment index");
+            let _ = fs::remove_file(&idx);
+        }
+        self.start_segment(st)
+    }
+
+    /// Adds a new empty active segment at the next offset.
+    fn start_segment(&self, st: &mut State) -> Result<(), LogError> {
+        let base = st.next_offset();
+        let segment = Segment::create(&self.dir, base, st.last_ts.unwrap_or(0))?;
+        if let Err(err) = sync_dir(&self.dir) {
+            drop(segment);
+            let _ = fs::remove_file(segment_path(&self.dir, base));
+            return Err(err.into());
+        }
+        tracing::debug!(partition = self.id, base, "started segment");
+        st.segments.push(segment);
+        Ok(())
+    }
+
+    /// Copies what is needed to read from `target` (clamped up to the oldest stored entry
+    /// if `clamp`, else `None` if it was trimmed). `None` when nothing visible is there.
+    fn view(&self, target: u64, clamp: bool) -> Result<Option<View>, LogError> {
+        let st = self.lock()?;
+        let start = st.start();
+        if target < start && !clamp {
+            return Ok(None);
+        }
+        let target = target.max(start);
+        if target >= st.visible_end {
+            return Ok(None);
+        }
+        let i = st.segments.partition_point(|s| s.base <= target) - 1;
+        let seg = &st.segments[i];
+        if target >= seg.next {
+            return Err(self.corrupt(seg.base, format!("offset {target} missing")));
+        }
+        let (pos, offset) = seg.read_start(target);
+        Ok(Some(View {
+            file: Arc::clone(&seg.file),
+            base: seg.base,
+            seg_next: seg.next,
+            seg_len: seg.len,
+            pos,
+            offset,
+            target,
+            visible_end: st.visible_end,
+        }))
+    }
+
+    fn corrupt(&self, base: u64, detail: String) -> LogError {
+        let what = segment_path(&self.dir, base).display().to_string();
+        tracing::error!(partition = self.id, segment = %what, %detail, "corrupt segment");
+        LogError::Corrupt { what, detail }
+    }
+
+    /// I/O errors while reading: a file shorter than recorded is corruption.
+    fn read_error(&self, base: u64, err: io::Error) -> LogError {
+        if err.kind() == io::ErrorKind::UnexpectedEof {
+            self.corrupt(base, "segment file is shorter than recorded".into())
+        } else {
+            LogError::Io(err)
+        }
+    }
+
+    pub fn read(
+        &self,
+        from: u64,
+        max_entries: usize,
+        max_bytes: usize,
+        options: &DiskOptions,
+    ) -> Result<Vec<Entry>, LogError> {
+        let mut out = Vec::new();
+        if max_entries == 0 {
+            drop(self.lock()?);
+            return Ok(out);
+        }
+        let chunk = max_bytes
+            .saturating_add(max_entries.min(1 << 16).saturating_mul(RECORD_OVERHEAD))
+            .saturating_add(usize::try_from(options.index_interval_bytes).unwrap_or(usize::MAX))
+            .clamp(MIN_READ_CHUNK, MAX_READ_CHUNK);
+        let mut bytes = 0usize;
+        let mut target = from;
+        let mut first = true;
+        while let Some(view) = self.view(target, first)? {
+            first = false;
+            let mut reader =
+                RecordReader::new(&view.file, view.pos, view.seg_len, view.offset, chunk);
+            loop {
+                if out.len() >= max_entries || reader.expected() >= view.visible_end {
+                    return Ok(out);
+                }
+                let scan = reader.next().map_err(|e| self.read_error(view.base, e))?;
+                match scan {
+                    Scan::Record(r) => {
+                        if r.offset < view.target {
+                            continue;
+                        }
+                        if !out.is_empty() && bytes.saturating_add(r.payload.len()) > max_bytes {
+                            return Ok(out);
+                        }
+                        bytes += r.payload.len();
+                        out.push(Entry {
+                            offset: r.offset,
+                            timestamp_ms: r.timestamp_ms,
+                            payload: r.payload,
+                        });
+                    }
+                    Scan::End => {
+                        self.check_segment_end(&view, reader.expected())?;
+                        target = reader.expected();
+                        break;
+                    }
+                    Scan::Bad { pos, reason } => {
+                        return Err(self.corrupt(view.base, format!("at byte {pos}: {reason}")));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn check_segment_end(&self, view: &View, reached: u64) -> Result<(), LogError> {
+        if reached == view.seg_next {
+            Ok(())
+        } else {
+            Err(self.corrupt(
+                view.base,
+                format!(
+                    "records end at offset {reached} but the segment should hold offsets up to {}",
+                    view.seg_next
+                ),
+            ))
+        }
+    }
+
+    pub fn offset_at_time(
+        &self,
+        timestamp_ms: u64,
+        options: &DiskOptions,
+    ) -> Result<u64, LogError> {
+        let chunk = usize::try_from(options.index_interval_bytes.saturating_mul(2))
+            .unwrap_or(usize::MAX)
+            .clamp(MIN_READ_CHUNK, MAX_READ_CHUNK);
+        let mut from = 0;
+        loop {
+            let view = {
+                let st = self.lock()?;
+                let from_here = from.max(st.start());
+                if from_here >= st.visible_end {
+                    return Ok(st.visible_end);
+                }
+                // Timestamps never decrease, so the answer is in the first segment (at or
+                // after `from_here`) whose last timestamp reaches the target.
+                let i0 = st.segments.partition_point(|s| s.base <= from_here) - 1;
+                let found = st.segments[i0..]
+                    .iter()
+                    .find(|s| matches!(s.last_ts, Some(t) if t >= timestamp_ms));
+                let Some(seg) = found else {
+                    return Ok(st.visible_end);
+                };
+                if seg.base >= st.visible_end {
+                    return Ok(st.visible_end);
+                }
+                let (pos, offset) = seg.time_start(timestamp_ms);
+                View {
+                    file: Arc::clone(&seg.file),
+                    base: seg.base,
+                    seg_next: seg.next,
+                    seg_len: seg.len,
+                    pos,
+                    offset,
+                    target: from_here,
+                    visible_end: st.visible_end,
+                }
+            };
+            let mut reader =
+                RecordReader::new(&view.file, view.pos, view.seg_len, view.offset, chunk);
+            loop {
+                if reader.expected() >= view.visible_end {
+                    return Ok(view.visible_end);
+                }
+                match reader.next().map_err(|e| self.read_error(view.base, e))? {
+                    Scan::Record(r) => {
+                        if r.offset >= view.target && r.timestamp_ms >= timestamp_ms {
+                            return Ok(r.offset);
+                        }
+                    }
+                    Scan::End => {
+                        self.check_segment_end(&view, reader.expected())?;
+                        from = reader.expected();
+                        break;
+                    }
+                    Scan::Bad { pos, reason } => {
+                        return Err(self.corrupt(view.base, format!("at byte {pos}: {reason}")));
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn bounds(&self) -> Result<Bounds, LogError> {
+        let st = self.lock()?;
+        let end = st.visible_end;
+        let start = st.start().min(end);
+        Ok(Bounds {
+            start,
+            end,
+            last_timestamp_ms: if start < end { st.visible_ts } else { None },
+        })
+    }
+
+    pub fn watch(&self) -> Result<watch::Receiver<u64>, LogError> {
+        let _st = self.lock()?;
+        Ok(self.visible.subscribe())
+    }
+
+    /// Deletes every leading segment whose last entry is older than `timestamp_ms`. If that is
+    /// all of them, a new empty active segment is created first, so the partition's offsets
+    /// continue and the directory never lacks a segment.
+    pub fn trim_before(&self, timestamp_ms: u64) -> Result<(), LogError> {
+        let mut st = self.lock()?;
+        let doomed = st
+            .segments
+            .iter()
+            .take_while(|s| matches!(s.last_ts, Some(t) if t < timestamp_ms))
+            .count();
+        if doomed == 0 {
+            return Ok(());
+        }
+        if doomed == st.segments.len() {
+            self.start_segment(&mut st)?;
+        }
+        // Oldest first, so what remains on disk is always a contiguous suffix.
+        let mut deleted = 0;
+        let mut result = Ok(());
+        for seg in &st.segments[..doomed] {
+            let removed = remove_if_exists(&segment_path(&self.dir, seg.base))
+                .and_then(|()| remove_if_exists(&index_path(&self.dir, seg.base)));
+            if let Err(err) = removed {
+                result = Err(err.into());
+                break;
+            }
+            deleted += 1;
+        }
+        let gone: Vec<Segment> = st.segments.drain(..deleted).collect();
+        if let (Some(first), Some(last)) = (gone.first(), gone.last()) {
+            tracing::debug!(
+                partition = self.id,
+                from = first.base,
+                to = last.next,
+                "trimmed {} segment(s)",
+                gone.len()
+            );
+        }
+        drop(st);
+        sync_dir(&self.dir)?;
+        result
+    }
+}
+
+fn remove_if_exists(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,69 @@
+//! The HTTP front end: accepts HTTP/1.1 and HTTP/2 (prior knowledge) on one port, routes
+//! `X-Amz-Target` calls to the engine, and answers in AWS's response and error format.
+//!
+//! `http.rs` owns the connection and request plumbing, `dispatch.rs` maps each operation to
+//! an engine call, `admin.rs` serves shardline's own endpoints under `/_shardline/`.
+
+mod admin;
+mod dispatch;
+mod http;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use shardline_engine::{Caller, Engine};
+use tokio::net::TcpListener;
+
+/// Settings of the HTTP front end.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The account every request acts as (until authentication maps keys to accounts).
+    pub account_id: String,
+    /// Allows `POST /_shardline/clock` to move the engine clock forward, for tests.
+    pub test_clock: bool,
+    /// Largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            account_id: "000000000000".into(),
+            test_clock: false,
+            max_body_bytes: 24 * 1024 * 1024,
+        }
+    }
+}
+
+pub(crate) struct Shared {
+    pub engine: Arc<Engine>,
+    pub config: ServerConfig,
+    pub caller: Caller,
+}
+
+/// Serves until `shutdown` resolves, then lets requests in flight finish (for a few seconds).
+///
+/// # Errors
+/// Only if accepting connections fails persistently.
+pub async fn serve(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    config: ServerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let shared = Arc::new(Shared {
+        caller: Caller {
+            account_id: config.account_id.clone(),
+        },
+        engine,
+        config,
+    });
+    http::serve(listener, shared, shutdown, Duration::from_secs(5)).await
+}
+
+/// The address a listener is bound to, for printing.
+pub fn local_addr(listener: &TcpListener) -> std::io::Result<SocketAddr> {
+    listener.local_addr()
+}

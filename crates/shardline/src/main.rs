@@ -1,0 +1,30 @@
+//! The `shardline` command.
+
+mod serve;
+mod settings;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "shardline",
+    version,
+    about = "A Kinesis Data Streams-compatible streaming service: durable, fast, faithful."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the Kinesis-compatible server.
+    Serve(Box<settings::ServeArgs>),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve::run(settings::Settings::resolve(*args)?),
+    }
+}

@@ -1,0 +1,136 @@
+//! `shardline serve`: assemble storage, engine and HTTP server, and run until a signal.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use shardline_engine::{Engine, EngineConfig};
+use shardline_log::{DiskOptions, DiskStorage, Durability, MemoryStorage, Storage};
+use shardline_server::ServerConfig;
+
+use crate::settings::{DurabilityArg, Settings};
+
+pub fn run(s: Settings) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&s.log)
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(s))
+}
+
+async fn serve(s: Settings) -> anyhow::Result<()> {
+    let storage: Arc<dyn Storage> = if s.in_memory {
+        Arc::new(MemoryStorage::new())
+    } else {
+        let mut options = DiskOptions::new(s.data_dir.clone());
+        options.durability = match s.durability {
+            DurabilityArg::Strict => Durability::Strict,
+            DurabilityArg::Relaxed => Durability::Relaxed,
+        };
+        options.segment_bytes = s.segment_bytes;
+        Arc::new(
+            DiskStorage::open(options)
+                .with_context(|| format!("opening data directory {}", s.data_dir.display()))?,
+        )
+    };
+    let engine = Arc::new(
+        Engine::open(
+            storage,
+            EngineConfig {
+                region: s.region.clone(),
+                create_delay_ms: s.create_delay_ms,
+                delete_delay_ms: s.delete_delay_ms,
+                iterator_ttl_ms: s.iterator_ttl_secs.saturating_mul(1000),
+                shard_limit: s.shard_limit,
+                ..EngineConfig::default()
+            },
+        )
+        .context("loading stream metadata")?,
+    );
+
+    let listener = tokio::net::TcpListener::bind(SocketAddr::new(s.host, s.port))
+        .await
+        .with_context(|| format!("listening on {}:{}", s.host, s.port))?;
+    let addr = listener.local_addr()?;
+    let storage_note = if s.in_memory {
+        "in memory".to_string()
+    } else {
+        format!(
+            "data in {}, durability {:?}",
+            s.data_dir.display(),
+            s.durability
+        )
+        .to_lowercase()
+    };
+    // Tests read the first line to find the port; keep its shape.
+    println!("shardline listening on http://{addr} ({storage_note})");
+    println!(
+        "  try: AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --region {} --endpoint-url http://{addr} kinesis list-streams",
+        s.region
+    );
+
+    let housekeeping = tokio::spawn(housekeeping(
+        engine.clone(),
+        Duration::from_millis(s.housekeeping_ms.max(10)),
+    ));
+    shardline_server::serve(
+        listener,
+        engine,
+        ServerConfig {
+            account_id: s.account_id,
+            test_clock: s.test_clock,
+            ..ServerConfig::default()
+        },
+        shutdown_signal(),
+    )
+    .await?;
+    housekeeping.abort();
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn housekeeping(engine: Arc<Engine>, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let engine = engine.clone();
+        match tokio::task::spawn_blocking(move || engine.tick()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "housekeeping failed; will retry"),
+            Err(e) => tracing::error!(error = %e, "housekeeping panicked"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+    tracing::info!("shutting down");
+}

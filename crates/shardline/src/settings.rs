@@ -1,0 +1,191 @@
+//! Options of `shardline serve`. Each has a flag, a `SHARDLINE_<NAME>` environment variable
+//! and a key in `shardline.toml`; a flag beats the variable, which beats the file, which
+//! beats the default.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use serde::Deserialize;
+
+#[derive(Clone, Copy, Debug, Deserialize, ValueEnum, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DurabilityArg {
+    /// Acknowledge a write only after it is on disk (fsync, group commit).
+    Strict,
+    /// Acknowledge once written to the OS; fsync in the background.
+    Relaxed,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// Configuration file [default: ./shardline.toml if present]
+    #[arg(long, env = "SHARDLINE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1]
+    #[arg(long, env = "SHARDLINE_HOST")]
+    pub host: Option<IpAddr>,
+    /// Port to listen on; 0 picks a free one [default: 4567]
+    #[arg(long, env = "SHARDLINE_PORT")]
+    pub port: Option<u16>,
+    /// Where records and metadata live [default: ./shardline-data]
+    #[arg(long, env = "SHARDLINE_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Keep everything in memory (throwaway test runs)
+    #[arg(long, env = "SHARDLINE_IN_MEMORY")]
+    pub in_memory: bool,
+    /// When a write is acknowledged [default: strict]
+    #[arg(long, env = "SHARDLINE_DURABILITY", value_enum)]
+    pub durability: Option<DurabilityArg>,
+    /// Account id of the streams [default: 000000000000]
+    #[arg(long, env = "SHARDLINE_ACCOUNT_ID")]
+    pub account_id: Option<String>,
+    /// Region named in ARNs [default: us-east-1]
+    #[arg(long, env = "SHARDLINE_REGION")]
+    pub region: Option<String>,
+    /// How long a new stream stays CREATING, in ms [default: 500]
+    #[arg(long, env = "SHARDLINE_CREATE_DELAY_MS")]
+    pub create_delay_ms: Option<u64>,
+    /// How long a deleted stream stays DELETING, in ms [default: 500]
+    #[arg(long, env = "SHARDLINE_DELETE_DELAY_MS")]
+    pub delete_delay_ms: Option<u64>,
+    /// Lifetime of shard iterators, in seconds [default: 300]
+    #[arg(long, env = "SHARDLINE_ITERATOR_TTL_SECS")]
+    pub iterator_ttl_secs: Option<u64>,
+    /// Open shards allowed per account [default: 20000]
+    #[arg(long, env = "SHARDLINE_SHARD_LIMIT")]
+    pub shard_limit: Option<u32>,
+    /// Size at which a shard's log segment is rolled, in bytes [default: 67108864]
+    #[arg(long, env = "SHARDLINE_SEGMENT_BYTES")]
+    pub segment_bytes: Option<u64>,
+    /// How often retention and deletions are applied, in ms [default: 1000]
+    #[arg(long, env = "SHARDLINE_HOUSEKEEPING_MS")]
+    pub housekeeping_ms: Option<u64>,
+    /// Allow POST /_shardline/clock?advance_ms=N to move the clock forward (tests only)
+    #[arg(long, env = "SHARDLINE_TEST_CLOCK")]
+    pub test_clock: bool,
+    /// Allow listening on a non-loopback address without authentication
+    #[arg(long, env = "SHARDLINE_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
+    /// Log filter, e.g. info or shardline=debug [default: info]
+    #[arg(long, env = "SHARDLINE_LOG")]
+    pub log: Option<String>,
+}
+
+/// The same options as read from `shardline.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    host: Option<IpAddr>,
+    port: Option<u16>,
+    data_dir: Option<PathBuf>,
+    in_memory: Option<bool>,
+    durability: Option<DurabilityArg>,
+    account_id: Option<String>,
+    region: Option<String>,
+    create_delay_ms: Option<u64>,
+    delete_delay_ms: Option<u64>,
+    iterator_ttl_secs: Option<u64>,
+    shard_limit: Option<u32>,
+    segment_bytes: Option<u64>,
+    housekeeping_ms: Option<u64>,
+    test_clock: Option<bool>,
+    allow_anonymous: Option<bool>,
+    log: Option<String>,
+}
+
+/// Effective settings of one `serve` run.
+#[derive(Debug)]
+pub struct Settings {
+    pub host: IpAddr,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub in_memory: bool,
+    pub durability: DurabilityArg,
+    pub account_id: String,
+    pub region: String,
+    pub create_delay_ms: u64,
+    pub delete_delay_ms: u64,
+    pub iterator_ttl_secs: u64,
+    pub shard_limit: u32,
+    pub segment_bytes: u64,
+    pub housekeeping_ms: u64,
+    pub test_clock: bool,
+    pub log: String,
+}
+
+impl Settings {
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
+        let file = load_file(args.config.as_deref())?;
+        let s = Settings {
+            host: args
+                .host
+                .or(file.host)
+                .unwrap_or(IpAddr::from([127, 0, 0, 1])),
+            port: args.port.or(file.port).unwrap_or(4567),
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("shardline-data")),
+            in_memory: args.in_memory || file.in_memory.unwrap_or(false),
+            durability: args
+                .durability
+                .or(file.durability)
+                .unwrap_or(DurabilityArg::Strict),
+            account_id: args
+                .account_id
+                .or(file.account_id)
+                .unwrap_or_else(|| "000000000000".into()),
+            region: args
+                .region
+                .or(file.region)
+                .unwrap_or_else(|| "us-east-1".into()),
+            create_delay_ms: args.create_delay_ms.or(file.create_delay_ms).unwrap_or(500),
+            delete_delay_ms: args.delete_delay_ms.or(file.delete_delay_ms).unwrap_or(500),
+            iterator_ttl_secs: args
+                .iterator_ttl_secs
+                .or(file.iterator_ttl_secs)
+                .unwrap_or(300),
+            shard_limit: args.shard_limit.or(file.shard_limit).unwrap_or(20_000),
+            segment_bytes: args
+                .segment_bytes
+                .or(file.segment_bytes)
+                .unwrap_or(64 * 1024 * 1024),
+            housekeeping_ms: args
+                .housekeeping_ms
+                .or(file.housekeeping_ms)
+                .unwrap_or(1000),
+            test_clock: args.test_clock || file.test_clock.unwrap_or(false),
+            log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+        };
+        let allow_anonymous = args.allow_anonymous || file.allow_anonymous.unwrap_or(false);
+        if !s.host.is_loopback() && !allow_anonymous {
+            bail!(
+                "refusing to listen on {} without authentication; pass --allow-anonymous to accept \
+                 unauthenticated requests from the network",
+                s.host
+            );
+        }
+        if s.account_id.len() != 12 || !s.account_id.bytes().all(|b| b.is_ascii_digit()) {
+            bail!("account id must be 12 digits, got {:?}", s.account_id);
+        }
+        Ok(s)
+    }
+}
+
+fn load_file(explicit: Option<&std::path::Path>) -> anyhow::Result<FileSettings> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let default = PathBuf::from("shardline.toml");
+            if !default.exists() {
+                return Ok(FileSettings::default());
+            }
+            default
+        }
+    };
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}

@@ -1,0 +1,254 @@
+//! Model constraints of each input shape (min/max/pattern/enum/required), in member order.
+
+use crate::shapes::*;
+use crate::validate::{Pattern, Shown, Violations, HASH_KEY, NAME, SEQUENCE_NUMBER, STREAM_ARN};
+use crate::ApiError;
+
+/// Largest `Data` blob the model allows (10 MiB).
+pub const MAX_DATA_BYTES: usize = 10_485_760;
+
+/// In the order AWS prints them in its enum violation message.
+pub const SHARD_ITERATOR_TYPES: &[&str] = &[
+    "AFTER_SEQUENCE_NUMBER",
+    "LATEST",
+    "AT_TIMESTAMP",
+    "AT_SEQUENCE_NUMBER",
+    "TRIM_HORIZON",
+];
+pub const SHARD_FILTER_TYPES: &[&str] = &[
+    "AFTER_SHARD_ID",
+    "AT_TRIM_HORIZON",
+    "FROM_TRIM_HORIZON",
+    "AT_LATEST",
+    "AT_TIMESTAMP",
+    "FROM_TIMESTAMP",
+];
+pub const STREAM_MODES: &[&str] = &["PROVISIONED", "ON_DEMAND"];
+
+/// Checks an input against the model's member constraints.
+pub trait Validate {
+    /// # Errors
+    /// `ValidationException` listing every violated constraint.
+    fn validate(&self) -> Result<(), ApiError> {
+        let mut v = Violations::new();
+        self.check(&mut v);
+        v.into_error().map_or(Ok(()), Err)
+    }
+
+    fn check(&self, v: &mut Violations);
+}
+
+fn name(v: &mut Violations, path: &str, value: Option<&str>) {
+    v.string(path, value, 1, 128, Some(NAME));
+}
+
+fn stream_arn(v: &mut Violations, value: Option<&str>) {
+    v.string("streamARN", value, 1, 2048, Some(STREAM_ARN));
+}
+
+fn pattern_only(v: &mut Violations, path: &str, value: Option<&str>, pattern: Pattern) {
+    v.string(path, value, 0, usize::MAX, Some(pattern));
+}
+
+fn data(v: &mut Violations, path: &str, data: Option<&crate::Blob>) {
+    v.required(path, data);
+    if let Some(d) = data.filter(|d| d.len() > MAX_DATA_BYTES) {
+        v.push(
+            Shown::Raw(format!(
+                "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]",
+                d.len()
+            )),
+            path,
+            &format!("have length less than or equal to {MAX_DATA_BYTES}"),
+        );
+    }
+}
+
+impl Validate for CreateStreamInput {
+    fn check(&self, v: &mut Violations) {
+        v.required("streamName", self.stream_name.as_ref());
+        name(v, "streamName", self.stream_name.as_deref());
+        v.int("shardCount", self.shard_count, Some(1), None);
+        if let Some(details) = &self.stream_mode_details {
+            v.required("streamModeDetails.streamMode", details.stream_mode.as_ref());
+            v.one_of(
+                "streamModeDetails.streamMode",
+                details.stream_mode.as_deref(),
+                STREAM_MODES,
+            );
+        }
+        if let Some(tags) = &self.tags {
+            v.list_len("tags", format!("{tags:?}"), tags.len(), 1, 200);
+        }
+        v.int(
+            "warmThroughputMiBps",
+            self.warm_throughput_mi_bps,
+            Some(0),
+            None,
+        );
+        v.int(
+            "maxRecordSizeInKiB",
+            self.max_record_size_in_kib,
+            Some(1024),
+            Some(10240),
+        );
+    }
+}
+
+impl Validate for StreamRef {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for DeleteStreamInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for DescribeStreamInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        v.int("limit", self.limit, Some(1), Some(10000));
+        name(
+            v,
+            "exclusiveStartShardId",
+            self.exclusive_start_shard_id.as_deref(),
+        );
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for ListStreamsInput {
+    fn check(&self, v: &mut Violations) {
+        v.int("limit", self.limit, Some(1), Some(10000));
+        name(
+            v,
+            "exclusiveStartStreamName",
+            self.exclusive_start_stream_name.as_deref(),
+        );
+        v.string("nextToken", self.next_token.as_deref(), 1, 1_048_576, None);
+    }
+}
+
+impl Validate for ListShardsInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        v.string("nextToken", self.next_token.as_deref(), 1, 1_048_576, None);
+        name(
+            v,
+            "exclusiveStartShardId",
+            self.exclusive_start_shard_id.as_deref(),
+        );
+        v.int("maxResults", self.max_results, Some(1), Some(10000));
+        if let Some(filter) = &self.shard_filter {
+            v.required("shardFilter.type", filter.filter_type.as_ref());
+            v.one_of(
+                "shardFilter.type",
+                filter.filter_type.as_deref(),
+                SHARD_FILTER_TYPES,
+            );
+            name(v, "shardFilter.shardId", filter.shard_id.as_deref());
+        }
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for PutRecordInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        data(v, "data", self.data.as_ref());
+        v.required("partitionKey", self.partition_key.as_ref());
+        v.string("partitionKey", self.partition_key.as_deref(), 1, 256, None);
+        pattern_only(
+            v,
+            "explicitHashKey",
+            self.explicit_hash_key.as_deref(),
+            HASH_KEY,
+        );
+        pattern_only(
+            v,
+            "sequenceNumberForOrdering",
+            self.sequence_number_for_ordering.as_deref(),
+            SEQUENCE_NUMBER,
+        );
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for PutRecordsInput {
+    fn check(&self, v: &mut Violations) {
+        v.required("records", self.records.as_ref());
+        if let Some(records) = &self.records {
+            // AWS renders each entry with Java's default toString.
+            let shown = format!(
+                "[{}]",
+                vec![
+                    "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310";
+                    records.len()
+                ]
+                .join(", ")
+            );
+            v.list_len("records", shown, records.len(), 1, 500);
+            for (i, r) in records.iter().enumerate() {
+                let at = |m: &str| format!("records.{}.member.{m}", i + 1);
+                data(v, &at("data"), r.data.as_ref());
+                pattern_only(
+                    v,
+                    &at("explicitHashKey"),
+                    r.explicit_hash_key.as_deref(),
+                    HASH_KEY,
+                );
+                v.required(&at("partitionKey"), r.partition_key.as_ref());
+                v.string(
+                    &at("partitionKey"),
+                    r.partition_key.as_deref(),
+                    1,
+                    256,
+                    None,
+                );
+            }
+        }
+        name(v, "streamName", self.stream_name.as_deref());
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for GetShardIteratorInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        v.required("shardId", self.shard_id.as_ref());
+        name(v, "shardId", self.shard_id.as_deref());
+        v.required("shardIteratorType", self.shard_iterator_type.as_ref());
+        v.one_of(
+            "shardIteratorType",
+            self.shard_iterator_type.as_deref(),
+            SHARD_ITERATOR_TYPES,
+        );
+        pattern_only(
+            v,
+            "startingSequenceNumber",
+            self.starting_sequence_number.as_deref(),
+            SEQUENCE_NUMBER,
+        );
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for GetRecordsInput {
+    fn check(&self, v: &mut Violations) {
+        v.required("shardIterator", self.shard_iterator.as_ref());
+        v.string(
+            "shardIterator",
+            self.shard_iterator.as_deref(),
+            1,
+            512,
+            None,
+        );
+        v.int("limit", self.limit, Some(1), Some(10000));
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}

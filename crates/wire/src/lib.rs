@@ -1,0 +1,24 @@
+//! The Kinesis Data Streams wire: which operations exist, the shapes of their requests and
+//! responses, the AWS error model, the JSON 1.1 codec, and the model's member constraints.
+//!
+//! This crate does no I/O, so a client can use it as well as the server. Shapes are plain
+//! serde types; a codec (JSON now, CBOR later) turns bytes into shapes and back. Blobs and
+//! timestamps carry their own encodings so every codec can share the shapes.
+
+mod blob;
+pub mod constraints;
+pub mod error;
+pub mod json;
+mod operation;
+pub mod shapes;
+mod timestamp;
+pub mod validate;
+
+pub use blob::Blob;
+pub use constraints::Validate;
+pub use error::{ApiError, ErrorCode};
+pub use operation::Operation;
+pub use timestamp::Timestamp;
+
+/// Prefix of the `X-Amz-Target` header for every Kinesis operation.
+pub const TARGET_PREFIX: &str = "Kinesis_20131202.";

@@ -1,0 +1,360 @@
+//! Request and response shapes, named and laid out as in the Kinesis model.
+//!
+//! Inputs keep enum-typed members as strings so that a bad value is answered with AWS's
+//! ValidationException (see [`crate::validate`]) rather than a parse failure. Outputs omit
+//! absent optional members.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Blob, Timestamp};
+
+// ---------------------------------------------------------------- shared
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamModeDetails {
+    pub stream_mode: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct HashKeyRange {
+    pub starting_hash_key: String,
+    pub ending_hash_key: String,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct SequenceNumberRange {
+    pub starting_sequence_number: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ending_sequence_number: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Shard {
+    pub shard_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_shard_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adjacent_parent_shard_id: Option<String>,
+    pub hash_key_range: HashKeyRange,
+    pub sequence_number_range: SequenceNumberRange,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct ChildShard {
+    pub shard_id: String,
+    pub parent_shards: Vec<String>,
+    pub hash_key_range: HashKeyRange,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct EnhancedMetrics {
+    pub shard_level_metrics: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct WarmThroughputObject {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_mi_bps: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_mi_bps: Option<i64>,
+}
+
+// ---------------------------------------------------------------- control plane
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateStreamInput {
+    pub stream_name: Option<String>,
+    pub shard_count: Option<i64>,
+    pub stream_mode_details: Option<StreamModeDetails>,
+    pub tags: Option<BTreeMap<String, String>>,
+    pub warm_throughput_mi_bps: Option<i64>,
+    #[serde(rename = "MaxRecordSizeInKiB")]
+    pub max_record_size_in_kib: Option<i64>,
+}
+
+/// Inputs that name one stream by name and/or ARN.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamRef {
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeleteStreamInput {
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub enforce_consumer_deletion: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeStreamInput {
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub limit: Option<i64>,
+    pub exclusive_start_shard_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeStreamOutput {
+    pub stream_description: StreamDescription,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamDescription {
+    pub stream_name: String,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: String,
+    pub stream_status: String,
+    pub stream_mode_details: StreamModeDetails,
+    pub shards: Vec<Shard>,
+    pub has_more_shards: bool,
+    pub retention_period_hours: i64,
+    pub stream_creation_timestamp: Timestamp,
+    pub enhanced_monitoring: Vec<EnhancedMetrics>,
+    pub encryption_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+}
+
+pub type DescribeStreamSummaryInput = StreamRef;
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeStreamSummaryOutput {
+    pub stream_description_summary: StreamDescriptionSummary,
+}
+
+/// Never carries `StreamId`: a well-formed one makes SDK endpoint rules route to AWS.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamDescriptionSummary {
+    pub stream_name: String,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: String,
+    pub stream_status: String,
+    pub stream_mode_details: StreamModeDetails,
+    pub retention_period_hours: i64,
+    pub stream_creation_timestamp: Timestamp,
+    pub enhanced_monitoring: Vec<EnhancedMetrics>,
+    pub encryption_type: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
+    pub open_shard_count: i64,
+    pub consumer_count: i64,
+    #[serde(rename = "MaxRecordSizeInKiB")]
+    pub max_record_size_in_kib: i64,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListStreamsInput {
+    pub limit: Option<i64>,
+    pub exclusive_start_stream_name: Option<String>,
+    pub next_token: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListStreamsOutput {
+    pub stream_names: Vec<String>,
+    pub has_more_streams: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+    pub stream_summaries: Vec<StreamSummary>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamSummary {
+    pub stream_name: String,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: String,
+    pub stream_status: String,
+    pub stream_mode_details: StreamModeDetails,
+    pub stream_creation_timestamp: Timestamp,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ShardFilter {
+    #[serde(rename = "Type")]
+    pub filter_type: Option<String>,
+    pub shard_id: Option<String>,
+    pub timestamp: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListShardsInput {
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub next_token: Option<String>,
+    pub exclusive_start_shard_id: Option<String>,
+    pub max_results: Option<i64>,
+    pub stream_creation_timestamp: Option<Timestamp>,
+    pub shard_filter: Option<ShardFilter>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListShardsOutput {
+    pub shards: Vec<Shard>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+// ---------------------------------------------------------------- data plane
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordInput {
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub data: Option<Blob>,
+    pub partition_key: Option<String>,
+    pub explicit_hash_key: Option<String>,
+    pub sequence_number_for_ordering: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordOutput {
+    pub shard_id: String,
+    pub sequence_number: String,
+    pub encryption_type: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordsRequestEntry {
+    pub data: Option<Blob>,
+    pub explicit_hash_key: Option<String>,
+    pub partition_key: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordsInput {
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub records: Option<Vec<PutRecordsRequestEntry>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordsOutput {
+    pub failed_record_count: i64,
+    pub records: Vec<PutRecordsResultEntry>,
+    pub encryption_type: String,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutRecordsResultEntry {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sequence_number: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetShardIteratorInput {
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub shard_id: Option<String>,
+    pub shard_iterator_type: Option<String>,
+    pub starting_sequence_number: Option<String>,
+    pub timestamp: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetShardIteratorOutput {
+    pub shard_iterator: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetRecordsInput {
+    pub shard_iterator: Option<String>,
+    pub limit: Option<i64>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetRecordsOutput {
+    pub records: Vec<Record>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_shard_iterator: Option<String>,
+    pub millis_behind_latest: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child_shards: Option<Vec<ChildShard>>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Record {
+    pub sequence_number: String,
+    pub approximate_arrival_timestamp: Timestamp,
+    pub data: Blob,
+    pub partition_key: String,
+    pub encryption_type: String,
+}
+
+/// Inputs that name a stream by `StreamName` and/or `StreamARN`.
+pub trait NamesStream {
+    fn stream_name(&self) -> Option<&str>;
+    fn stream_arn(&self) -> Option<&str>;
+}
+
+macro_rules! names_stream {
+    ($($t:ty),*) => {$(
+        impl NamesStream for $t {
+            fn stream_name(&self) -> Option<&str> { self.stream_name.as_deref() }
+            fn stream_arn(&self) -> Option<&str> { self.stream_arn.as_deref() }
+        }
+    )*};
+}
+
+names_stream!(
+    StreamRef,
+    DeleteStreamInput,
+    DescribeStreamInput,
+    ListShardsInput,
+    PutRecordInput,
+    PutRecordsInput,
+    GetShardIteratorInput
+);
+
+/// The empty output of operations whose model has no output shape.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Empty {}
