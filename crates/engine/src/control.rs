@@ -145,7 +145,7 @@ impl Engine {
         let mut shards: Vec<Shard> = self
             .listed_shards(&s, now)
             .filter(|sh| after.is_none_or(|a| after_shard(sh, a)))
-            .map(|sh| shard_shape(sh))
+            .map(shard_shape)
             .take(limit + 1)
             .collect();
         let has_more_shards = shards.len() > limit;

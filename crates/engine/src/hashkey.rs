@@ -18,7 +18,7 @@ pub fn parse_hash_key(s: &str) -> Option<u128> {
     s.parse::<u128>().ok()
 }
 
-/// `floor(2^128 / n)` without overflowing.
+/// `floor(2^128 / n)` without overflowing, for `n >= 2`.
 fn uniform_width(n: u128) -> u128 {
     let q = MAX_HASH_KEY / n;
     if MAX_HASH_KEY % n == n - 1 {
@@ -30,7 +30,11 @@ fn uniform_width(n: u128) -> u128 {
 
 /// The inclusive ranges of `n` equal shards, in order.
 pub fn uniform_ranges(n: u32) -> Vec<(u128, u128)> {
-    let n = u128::from(n.max(1));
+    if n <= 1 {
+        // 2^128 itself does not fit in a u128.
+        return vec![(0, MAX_HASH_KEY)];
+    }
+    let n = u128::from(n);
     let width = uniform_width(n);
     (0..n)
         .map(|i| {

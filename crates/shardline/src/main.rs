@@ -9,7 +9,8 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "shardline",
     version,
-    about = "A Kinesis Data Streams-compatible streaming service: durable, fast, faithful."
+    about = "A Kinesis Data Streams-compatible streaming service: durable, fast, faithful.",
+    args_override_self = true
 )]
 struct Cli {
     #[command(subcommand)]

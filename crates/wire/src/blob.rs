@@ -66,7 +66,7 @@ impl<'de> Deserialize<'de> for Blob {
 /// character must not carry stray bits).
 pub(crate) fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
     let fail = |why: String| format!("'{s}' can not be converted to a Blob: {why}");
-    if s.len() % 4 != 0 {
+    if !s.len().is_multiple_of(4) {
         return Err(fail(format!(
             "Base64 encoded length is expected a multiple of 4 bytes but found: {}",
             s.len()

@@ -73,6 +73,22 @@ impl Committer {
         })
     }
 
+    /// A committer without a thread: requests wait until [`Committer::run_pending`].
+    #[cfg(test)]
+    pub fn manual() -> Committer {
+        Committer {
+            shared: Arc::new(Shared::default()),
+            thread: None,
+        }
+    }
+
+    /// Commits everything pending on the calling thread (for [`Committer::manual`]).
+    #[cfg(test)]
+    pub fn run_pending(&self) {
+        let batch = mem::take(&mut self.shared.queue.lock().pending);
+        commit(batch);
+    }
+
     /// Queues a request for the next group commit.
     pub fn register(&self, request: CommitRequest) {
         let mut queue = self.shared.queue.lock();

@@ -48,7 +48,7 @@
 //!
 //! Trimming deletes whole segments, oldest first, creating a fresh empty active segment first
 //! when every segment goes, so a directory always holds a contiguous run of segments.
-//! Removing a partition renames its directory to `<id>.deleting` before deleting it; such
+//! Removing a partition renames its directory to `<id>.<n>.deleting` before deleting it; such
 //! leftovers are deleted at open.
 
 mod commit;
@@ -58,11 +58,14 @@ mod partition;
 mod record;
 mod recovery;
 mod segment;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -107,17 +110,42 @@ impl DiskOptions {
     }
 }
 
-/// Partitions stored as segment files under one directory. See the module documentation.
+/// Partitions stored as checksummed segment files under one directory, with group commit and
+/// crash recovery. The on-disk layout and recovery rules are described in `src/disk/mod.rs`.
+///
+/// Only one `DiskStorage` (in one process) may use a directory at a time; nothing enforces
+/// this yet. Dropping it waits for pending fsyncs and stops the group-commit thread.
 pub struct DiskStorage {
     options: DiskOptions,
     partitions_dir: PathBuf,
     partitions: RwLock<HashMap<PartitionId, Arc<Partition>>>,
     manifest: Manifest,
+    /// Numbers removed partition directories, so their temporary names never collide.
+    removals: AtomicU64,
     /// Dropped last: drains pending commits and joins the thread.
     committer: Committer,
+    /// Held for the storage's life so a second process cannot open the same directory.
+    _lock: File,
 }
 
 const DELETING_SUFFIX: &str = ".deleting";
+
+/// Takes an exclusive advisory lock on `<dir>/LOCK` (released when the process exits).
+fn lock_dir(dir: &Path) -> Result<File, LogError> {
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(dir.join("LOCK"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(LogError::Io(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            format!("{} is in use by another shardline process", dir.display()),
+        ))),
+        Err(fs::TryLockError::Error(e)) => Err(LogError::Io(e)),
+    }
+}
 
 impl DiskStorage {
     /// Opens (creating if needed) the storage in `options.dir`, recovering every partition.
@@ -125,9 +153,17 @@ impl DiskStorage {
     /// # Errors
     /// I/O failure, or [`LogError::Corrupt`] if a partition's segments overlap.
     pub fn open(options: DiskOptions) -> Result<Self, LogError> {
+        Self::open_with(options, Committer::start)
+    }
+
+    fn open_with(
+        options: DiskOptions,
+        committer: impl FnOnce() -> Result<Committer, LogError>,
+    ) -> Result<Self, LogError> {
         let partitions_dir = options.dir.join("partitions");
         fs::create_dir_all(&partitions_dir)?;
         sync_dir(&options.dir)?;
+        let lock = lock_dir(&options.dir)?;
         let manifest = Manifest::open(&options.dir)?;
 
         let mut partitions = HashMap::new();
@@ -138,7 +174,11 @@ impl DiskStorage {
             let name = name.to_string_lossy();
             if name.ends_with(DELETING_SUFFIX) {
                 tracing::info!(dir = %path.display(), "finishing removal of partition");
-                fs::remove_dir_all(&path)?;
+                if entry.file_type()?.is_dir() {
+                    fs::remove_dir_all(&path)?;
+                } else {
+                    fs::remove_file(&path)?;
+                }
                 continue;
             }
             let id = match name.parse::<PartitionId>() {
@@ -158,11 +198,13 @@ impl DiskStorage {
             "opened disk storage"
         );
         Ok(DiskStorage {
-            committer: Committer::start()?,
+            committer: committer()?,
             options,
             partitions_dir,
             partitions: RwLock::new(partitions),
             manifest,
+            removals: AtomicU64::new(0),
+            _lock: lock,
         })
     }
 
@@ -207,21 +249,28 @@ impl Storage for DiskStorage {
     }
 
     fn remove_partition(&self, id: PartitionId) -> Result<(), LogError> {
-        let mut map = self.partitions.write();
-        let dir = match map.remove(&id) {
-            Some(partition) => {
-                partition.mark_removed();
-                partition.dir().to_path_buf()
+        // Renamed away under the lock (atomic: the partition is either whole or gone), then
+        // deleted without blocking other partitions.
+        let doomed = {
+            let mut map = self.partitions.write();
+            let dir = match map.remove(&id) {
+                Some(partition) => {
+                    partition.mark_removed();
+                    partition.dir().to_path_buf()
+                }
+                None => self.partition_dir(id),
+            };
+            let seq = self.removals.fetch_add(1, Ordering::Relaxed);
+            let doomed = self
+                .partitions_dir
+                .join(format!("{id}.{seq}{DELETING_SUFFIX}"));
+            match fs::rename(&dir, &doomed) {
+                Ok(()) => sync_dir(&self.partitions_dir)?,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(e.into()),
             }
-            None => self.partition_dir(id),
+            doomed
         };
-        let doomed = self.partitions_dir.join(format!("{id}{DELETING_SUFFIX}"));
-        remove_dir_if_exists(&doomed)?;
-        match fs::rename(&dir, &doomed) {
-            Ok(()) => sync_dir(&self.partitions_dir)?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e.into()),
-        }
         remove_dir_if_exists(&doomed)?;
         Ok(())
     }

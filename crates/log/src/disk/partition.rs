@@ -124,6 +124,18 @@ impl Partition {
         Ok(st)
     }
 
+    #[cfg(test)]
+    pub fn set_active_file_for_test(&self, file: Arc<File>) {
+        self.state.lock().active_mut().file = file;
+    }
+
+    /// Number of sparse index entries and bytes of the active segment.
+    #[cfg(test)]
+    pub fn active_index_stats_for_test(&self) -> (usize, u64) {
+        let st = self.state.lock();
+        (st.active().index.entries().len(), st.active().len)
+    }
+
     /// Marks the partition removed and closes its files (pending commits keep theirs open).
     pub fn mark_removed(&self) {
         let mut st = self.state.lock();

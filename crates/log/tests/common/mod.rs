@@ -31,7 +31,7 @@ pub fn block_on<F: Future>(f: F) -> F::Output {
 /// A payload that identifies its entry and varies in length.
 pub fn payload(i: u64) -> Vec<u8> {
     let mut p = format!("entry-{i}:").into_bytes();
-    p.extend(std::iter::repeat(b'a' + (i % 26) as u8).take((i * 7 % 61) as usize + 12));
+    p.resize(p.len() + (i * 7 % 61) as usize + 12, b'a' + (i % 26) as u8);
     p
 }
 

@@ -1,0 +1,202 @@
+//! Tests that need to see or steer the internals (the public behaviour is tested under
+//! `crates/log/tests/`).
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::commit::Committer;
+use super::segment::segment_path;
+use super::*;
+
+fn options(dir: &Path, segment_bytes: u64) -> DiskOptions {
+    let mut o = DiskOptions::new(dir);
+    o.segment_bytes = segment_bytes;
+    o.index_interval_bytes = 64;
+    o
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn fill(s: &DiskStorage, id: PartitionId, n: u64) {
+    for i in 0..n {
+        let payload = format!("payload number {i}");
+        let a = s.append(id, 1_000 + i, &[payload.as_bytes()]).unwrap();
+        block_on(a.durable).unwrap();
+    }
+}
+
+#[test]
+fn options_defaults() {
+    let o = DiskOptions::new("/data");
+    assert_eq!(o.dir, Path::new("/data"));
+    assert_eq!(o.segment_bytes, 64 << 20);
+    assert_eq!(o.index_interval_bytes, 4 << 10);
+    assert_eq!(o.durability, Durability::Strict);
+}
+
+#[test]
+fn strict_entries_are_invisible_until_fsynced() {
+    let dir = tempfile::tempdir().unwrap();
+    let s =
+        DiskStorage::open_with(options(dir.path(), 1 << 20), || Ok(Committer::manual())).unwrap();
+    s.create_partition(1).unwrap();
+    let watcher = s.watch(1).unwrap();
+    let a = s.append(1, 10, &[b"a", b"b"]).unwrap();
+    let b = s.append(1, 11, &[b"c"]).unwrap();
+    assert_eq!((a.first_offset, b.first_offset), (0, 2));
+    // Written, but not fsynced: nobody sees it.
+    let bounds = s.bounds(1).unwrap();
+    assert_eq!(
+        (bounds.start, bounds.end, bounds.last_timestamp_ms),
+        (0, 0, None)
+    );
+    assert!(s.read(1, 0, 10, usize::MAX).unwrap().is_empty());
+    assert_eq!(s.offset_at_time(1, 0).unwrap(), 0);
+    assert_eq!(*watcher.borrow(), 0);
+
+    s.committer.run_pending();
+    block_on(a.durable).unwrap();
+    block_on(b.durable).unwrap();
+    let bounds = s.bounds(1).unwrap();
+    assert_eq!(
+        (bounds.start, bounds.end, bounds.last_timestamp_ms),
+        (0, 3, Some(11))
+    );
+    assert_eq!(s.read(1, 0, 10, usize::MAX).unwrap().len(), 3);
+    assert_eq!(*watcher.borrow(), 3);
+
+    // Reads that start among visible entries stop at the invisible ones.
+    let c = s.append(1, 50, &[b"d", b"e"]).unwrap();
+    let got = s.read(1, 1, 10, usize::MAX).unwrap();
+    assert_eq!(got.iter().map(|e| e.offset).collect::<Vec<_>>(), vec![1, 2]);
+    assert_eq!(s.offset_at_time(1, 11).unwrap(), 2);
+    assert_eq!(s.offset_at_time(1, 50).unwrap(), 3);
+    assert_eq!(s.bounds(1).unwrap().last_timestamp_ms, Some(11));
+    s.committer.run_pending();
+    block_on(c.durable).unwrap();
+    assert_eq!(s.read(1, 1, 10, usize::MAX).unwrap().len(), 4);
+    assert_eq!(s.offset_at_time(1, 50).unwrap(), 3);
+}
+
+#[test]
+fn failed_fsync_fails_waiters_and_poisons_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let s =
+        DiskStorage::open_with(options(dir.path(), 1 << 20), || Ok(Committer::manual())).unwrap();
+    s.create_partition(1).unwrap();
+    let a = s.append(1, 10, &[b"a"]).unwrap();
+    s.committer.run_pending();
+    block_on(a.durable).unwrap();
+
+    let b = s.append(1, 11, &[b"b"]).unwrap();
+    let partition = s.partition(1).unwrap();
+    // What the committer does when sync_data fails.
+    let io = std::io::Error::other("injected fsync failure");
+    let result = partition.committed(2, 11, Err(LogError::Io(io)));
+    assert!(matches!(result, Err(LogError::Io(_))));
+    // A later, successful fsync must not make the doubtful entry visible.
+    assert!(partition.committed(2, 11, Ok(())).is_err());
+    assert_eq!(s.bounds(1).unwrap().end, 1);
+    assert!(matches!(s.append(1, 12, &[b"c"]), Err(LogError::Io(_))));
+    drop(b);
+
+    // Reopening rescans what is on disk and accepts appends again.
+    drop(partition);
+    drop(s);
+    let s = DiskStorage::open(options(dir.path(), 1 << 20)).unwrap();
+    assert_eq!(s.bounds(1).unwrap().end, 2);
+    assert_eq!(s.append(1, 13, &[b"c"]).unwrap().first_offset, 2);
+}
+
+#[test]
+fn failed_write_leaves_the_partition_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = DiskStorage::open(options(dir.path(), 1 << 20)).unwrap();
+    s.create_partition(1).unwrap();
+    fill(&s, 1, 3);
+    let partition = s.partition(1).unwrap();
+    let path = segment_path(partition.dir(), 0);
+    let len = std::fs::metadata(&path).unwrap().len();
+    // Swap in a read-only handle: the write fails (and so does the undo, which poisons).
+    partition.set_active_file_for_test(Arc::new(File::open(&path).unwrap()));
+    assert!(matches!(
+        s.append(1, 10, &[b"x", b"y"]),
+        Err(LogError::Io(_))
+    ));
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+    assert_eq!(s.bounds(1).unwrap().end, 3);
+    assert_eq!(s.read(1, 0, 10, usize::MAX).unwrap().len(), 3);
+    assert!(s.append(1, 10, &[b"x"]).is_err());
+    drop(partition);
+    drop(s);
+    let s = DiskStorage::open(options(dir.path(), 1 << 20)).unwrap();
+    assert_eq!(s.append(1, 10, &[b"x"]).unwrap().first_offset, 3);
+}
+
+#[test]
+fn sealed_index_is_loaded_not_rescanned() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let s = DiskStorage::open(options(dir.path(), 1500)).unwrap();
+        s.create_partition(1).unwrap();
+        fill(&s, 1, 100);
+    }
+    let pdir = dir.path().join("partitions/1");
+    // Recover with a huge interval: a rescanned segment gets a single index entry, while one
+    // loaded from its `.idx` keeps the entries written with the 64-byte interval.
+    let interval = 1 << 30;
+    let r = recovery::recover(&pdir, 1, interval).unwrap();
+    assert!(r.segments.len() >= 3);
+    let sealed = &r.segments[..r.segments.len() - 1];
+    assert!(sealed.iter().all(|s| s.index.entries().len() > 5));
+    let active = r.segments.last().unwrap();
+    assert!(
+        active.is_empty() || active.index.entries().len() == 1,
+        "always rescanned"
+    );
+    drop(r);
+
+    std::fs::remove_file(segment::index_path(&pdir, 0)).unwrap();
+    let r = recovery::recover(&pdir, 1, interval).unwrap();
+    assert_eq!(r.segments[0].index.entries().len(), 1);
+    assert!(r.segments[1].index.entries().len() > 5);
+    // The rebuilt index was written back.
+    assert!(segment::index_path(&pdir, 0).exists());
+}
+
+#[test]
+fn index_memory_is_sparse() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = options(dir.path(), 1 << 20);
+    o.index_interval_bytes = 4096;
+    let s = DiskStorage::open(o).unwrap();
+    s.create_partition(1).unwrap();
+    let payload = [7u8; 40];
+    for _ in 0..100 {
+        let batch = [&payload[..]; 20];
+        s.append(1, 1, &batch).unwrap();
+    }
+    let partition = s.partition(1).unwrap();
+    let (entries, bytes) = partition.active_index_stats_for_test();
+    // 2000 records of 64 bytes = 128000 bytes: about one entry per 4 KiB.
+    assert!(bytes > 120_000);
+    assert!((30..=33).contains(&entries), "{entries} index entries");
+}
+
+#[test]
+fn a_second_open_of_the_same_directory_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = DiskStorage::open(DiskOptions::new(dir.path().to_path_buf())).unwrap();
+    let err = DiskStorage::open(DiskOptions::new(dir.path().to_path_buf()))
+        .err()
+        .expect("second open must fail");
+    assert!(err.to_string().contains("in use"), "{err}");
+    drop(first);
+    DiskStorage::open(DiskOptions::new(dir.path().to_path_buf())).unwrap();
+}

@@ -1,0 +1,198 @@
+//! Starts the real `shardline` binary on an ephemeral port and builds aws-sdk-kinesis
+//! clients for it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_kinesis::Client;
+
+pub struct Server {
+    child: Child,
+    pub endpoint: String,
+    pub data_dir: Option<PathBuf>,
+    args: Vec<String>,
+}
+
+impl Server {
+    /// An in-memory server with no creation or deletion delays.
+    pub fn memory(extra: &[&str]) -> Server {
+        let mut args = vec!["--in-memory"];
+        args.extend_from_slice(extra);
+        Server::start(None, &args)
+    }
+
+    /// A server keeping data in `dir`.
+    pub fn disk(dir: &Path, extra: &[&str]) -> Server {
+        Server::start(Some(dir.to_path_buf()), extra)
+    }
+
+    fn start(data_dir: Option<PathBuf>, extra: &[&str]) -> Server {
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "--port".into(),
+            "0".into(),
+            "--create-delay-ms".into(),
+            "0".into(),
+            "--delete-delay-ms".into(),
+            "0".into(),
+        ];
+        if let Some(dir) = &data_dir {
+            args.push("--data-dir".into());
+            args.push(dir.display().to_string());
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let (child, endpoint) = spawn(&args);
+        Server {
+            child,
+            endpoint,
+            data_dir,
+            args,
+        }
+    }
+
+    /// Kills the server with SIGKILL (no chance to flush anything).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the same server again (same data, new port) after a kill.
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, endpoint) = spawn(&self.args);
+        self.child = child;
+        self.endpoint = endpoint;
+    }
+
+    pub fn client(&self) -> Client {
+        client(&self.endpoint, 3)
+    }
+
+    /// A client that never retries, so an Ok response is exactly one acknowledged call.
+    pub fn client_no_retry(&self) -> Client {
+        client(&self.endpoint, 1)
+    }
+
+    /// Moves the server clock forward (needs `--test-clock`).
+    pub fn advance_clock(&self, ms: u64) {
+        let url = format!("{}/_shardline/clock?advance_ms={ms}", self.endpoint);
+        let status = http_post(&url);
+        assert_eq!(status, 200, "advancing the test clock failed");
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn(args: &[String]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shardline"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start shardline");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines
+        .next()
+        .expect("shardline printed nothing")
+        .expect("read stdout");
+    let endpoint = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no endpoint in {first:?}"))
+        .to_string();
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines.by_ref() {});
+    wait_healthy(&endpoint);
+    (child, endpoint)
+}
+
+fn wait_healthy(endpoint: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let addr = endpoint.trim_start_matches("http://").to_string();
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("shardline at {endpoint} did not come up");
+}
+
+/// Minimal blocking HTTP POST with an empty body; returns the status code.
+fn http_post(url: &str) -> u16 {
+    use std::io::{Read, Write};
+    let rest = url.trim_start_matches("http://");
+    let (addr, path) = rest.split_once('/').expect("url path");
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+    write!(
+        s,
+        "POST /{path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut response = String::new();
+    s.read_to_string(&mut response).expect("read");
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+pub fn client(endpoint: &str, attempts: u32) -> Client {
+    let config = aws_sdk_kinesis::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+        .retry_config(
+            aws_sdk_kinesis::config::retry::RetryConfig::standard().with_max_attempts(attempts),
+        )
+        .timeout_config(
+            aws_sdk_kinesis::config::timeout::TimeoutConfig::builder()
+                .operation_timeout(Duration::from_secs(30))
+                .build(),
+        )
+        .build();
+    Client::from_conf(config)
+}
+
+/// The AWS error code of an SDK error.
+pub fn error_code<E, R>(err: &aws_sdk_kinesis::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_kinesis::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.code())
+        .map(str::to_owned)
+        .unwrap_or_else(|| "<not a service error>".into())
+}
+
+pub fn error_message<E, R>(err: &aws_sdk_kinesis::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_kinesis::error::ProvideErrorMetadata,
+{
+    err.as_service_error()
+        .and_then(|e| e.message())
+        .map(str::to_owned)
+        .unwrap_or_default()
+}
+
+pub async fn create_stream(client: &Client, name: &str, shards: i32) {
+    client
+        .create_stream()
+        .stream_name(name)
+        .shard_count(shards)
+        .send()
+        .await
+        .expect("create stream");
+}

@@ -1,0 +1,433 @@
+//! Control plane through aws-sdk-kinesis: creating, describing, listing and deleting streams,
+//! every pagination parameter and every ShardFilter type.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_kinesis::primitives::DateTime;
+use aws_sdk_kinesis::types::{
+    ShardFilter, ShardFilterType, StreamMode, StreamModeDetails, StreamStatus,
+};
+use common::{create_stream, error_code, error_message, Server};
+
+const MAX: &str = "340282366920938463463374607431768211455";
+
+#[tokio::test]
+async fn create_describe_and_summarise() {
+    let server = Server::memory(&[]);
+    let c = server.client();
+    create_stream(&c, "orders", 3).await;
+
+    let d = c
+        .describe_stream()
+        .stream_name("orders")
+        .send()
+        .await
+        .unwrap();
+    let s = d.stream_description().unwrap();
+    assert_eq!(s.stream_name(), "orders");
+    assert_eq!(
+        s.stream_arn(),
+        "arn:aws:kinesis:us-east-1:000000000000:stream/orders"
+    );
+    assert_eq!(s.stream_status(), &StreamStatus::Active);
+    assert_eq!(s.retention_period_hours(), 24);
+    assert!(!s.has_more_shards());
+    let ids: Vec<_> = s.shards().iter().map(|sh| sh.shard_id()).collect();
+    assert_eq!(
+        ids,
+        [
+            "shardId-000000000000",
+            "shardId-000000000001",
+            "shardId-000000000002"
+        ]
+    );
+    // AWS's exact ranges for three shards (reference §5.2).
+    let ranges: Vec<(&str, &str)> = s
+        .shards()
+        .iter()
+        .map(|sh| {
+            let r = sh.hash_key_range().unwrap();
+            (r.starting_hash_key(), r.ending_hash_key())
+        })
+        .collect();
+    assert_eq!(
+        ranges,
+        [
+            ("0", "113427455640312821154458202477256070484"),
+            (
+                "113427455640312821154458202477256070485",
+                "226854911280625642308916404954512140969"
+            ),
+            ("226854911280625642308916404954512140970", MAX),
+        ]
+    );
+    for sh in s.shards() {
+        let seq = sh.sequence_number_range().unwrap();
+        assert_eq!(seq.starting_sequence_number().len(), 56);
+        assert!(seq.ending_sequence_number().is_none());
+    }
+
+    // By ARN as well as by name.
+    let summary = c
+        .describe_stream_summary()
+        .stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/orders")
+        .send()
+        .await
+        .unwrap();
+    let sum = summary.stream_description_summary().unwrap();
+    assert_eq!(sum.open_shard_count(), 3);
+    assert_eq!(
+        sum.stream_mode_details().unwrap().stream_mode(),
+        &StreamMode::Provisioned
+    );
+    // A well-formed StreamId would make SDKs route to real AWS (reference §1.6).
+    assert!(sum.stream_id().is_none());
+
+    let err = c
+        .describe_stream()
+        .stream_name("missing")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
+    assert_eq!(
+        error_message(&err),
+        "Stream missing under account 000000000000 not found."
+    );
+    let err = c
+        .create_stream()
+        .stream_name("orders")
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceInUseException");
+    assert_eq!(
+        error_message(&err),
+        "Stream orders under account 000000000000 already exists."
+    );
+}
+
+#[tokio::test]
+async fn on_demand_streams_start_with_four_shards() {
+    let server = Server::memory(&[]);
+    let c = server.client();
+    c.create_stream()
+        .stream_name("od")
+        .stream_mode_details(
+            StreamModeDetails::builder()
+                .stream_mode(StreamMode::OnDemand)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let sum = c
+        .describe_stream_summary()
+        .stream_name("od")
+        .send()
+        .await
+        .unwrap();
+    let sum = sum.stream_description_summary().unwrap();
+    assert_eq!(sum.open_shard_count(), 4);
+    assert_eq!(
+        sum.stream_mode_details().unwrap().stream_mode(),
+        &StreamMode::OnDemand
+    );
+}
+
+#[tokio::test]
+async fn stream_states_follow_the_configured_delays() {
+    let server = Server::memory(&["--create-delay-ms", "400", "--delete-delay-ms", "400"]);
+    let c = server.client();
+    create_stream(&c, "slow", 1).await;
+    let status = |c: aws_sdk_kinesis::Client| async move {
+        c.describe_stream_summary()
+            .stream_name("slow")
+            .send()
+            .await
+            .map(|o| {
+                o.stream_description_summary()
+                    .unwrap()
+                    .stream_status()
+                    .clone()
+            })
+    };
+    assert_eq!(status(c.clone()).await.unwrap(), StreamStatus::Creating);
+    // Writes to a CREATING stream are refused as AWS refuses them.
+    let err = c
+        .put_record()
+        .stream_name("slow")
+        .partition_key("k")
+        .data(aws_sdk_kinesis::primitives::Blob::new("x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceNotFoundException");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(status(c.clone()).await.unwrap(), StreamStatus::Active);
+
+    c.delete_stream().stream_name("slow").send().await.unwrap();
+    assert_eq!(status(c.clone()).await.unwrap(), StreamStatus::Deleting);
+    let mut gone = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Err(e) = status(c.clone()).await {
+            assert_eq!(error_code(&e), "ResourceNotFoundException");
+            gone = true;
+            break;
+        }
+    }
+    assert!(
+        gone,
+        "a deleted stream must disappear after its DELETING time"
+    );
+}
+
+#[tokio::test]
+async fn list_streams_paginates_every_way() {
+    let server = Server::memory(&[]);
+    let c = server.client();
+    let names: Vec<String> = (0..7).map(|i| format!("s{i}")).collect();
+    for n in &names {
+        create_stream(&c, n, 1).await;
+    }
+    let all = c.list_streams().send().await.unwrap();
+    assert_eq!(all.stream_names(), names.as_slice());
+    assert!(!all.has_more_streams());
+    assert_eq!(all.stream_summaries().len(), 7);
+
+    // Limit + NextToken.
+    let mut seen = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..10 {
+        let page = match &token {
+            Some(t) => c
+                .list_streams()
+                .limit(3)
+                .next_token(t)
+                .send()
+                .await
+                .unwrap(),
+            None => c.list_streams().limit(3).send().await.unwrap(),
+        };
+        assert!(page.stream_names().len() <= 3);
+        seen.extend(page.stream_names().iter().cloned());
+        token = page.next_token().map(str::to_owned);
+        assert_eq!(token.is_some(), page.has_more_streams());
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, names);
+
+    // Limit + ExclusiveStartStreamName.
+    let page = c
+        .list_streams()
+        .limit(2)
+        .exclusive_start_stream_name("s2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.stream_names(), ["s3", "s4"]);
+    assert!(page.has_more_streams());
+
+    let err = c
+        .list_streams()
+        .next_token("garbage")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidArgumentException");
+}
+
+#[tokio::test]
+async fn describe_stream_paginates_shards() {
+    let server = Server::memory(&[]);
+    let c = server.client();
+    create_stream(&c, "wide", 5).await;
+    let first = c
+        .describe_stream()
+        .stream_name("wide")
+        .limit(2)
+        .send()
+        .await
+        .unwrap();
+    let d = first.stream_description().unwrap();
+    assert_eq!(d.shards().len(), 2);
+    assert!(d.has_more_shards());
+    let next = c
+        .describe_stream()
+        .stream_name("wide")
+        .limit(2)
+        .exclusive_start_shard_id(d.shards()[1].shard_id())
+        .send()
+        .await
+        .unwrap();
+    let d2 = next.stream_description().unwrap();
+    let ids: Vec<_> = d2.shards().iter().map(|s| s.shard_id()).collect();
+    assert_eq!(ids, ["shardId-000000000002", "shardId-000000000003"]);
+    assert!(d2.has_more_shards());
+    let last = c
+        .describe_stream()
+        .stream_name("wide")
+        .exclusive_start_shard_id("shardId-000000000003")
+        .send()
+        .await
+        .unwrap();
+    let d3 = last.stream_description().unwrap();
+    assert_eq!(d3.shards().len(), 1);
+    assert!(!d3.has_more_shards());
+}
+
+#[tokio::test]
+async fn list_shards_paginates_and_filters() {
+    let server = Server::memory(&["--test-clock"]);
+    let c = server.client();
+    create_stream(&c, "ls", 5).await;
+
+    // MaxResults + NextToken, following the token alone as KCL does.
+    let mut ids = Vec::new();
+    let first = c
+        .list_shards()
+        .stream_name("ls")
+        .max_results(2)
+        .send()
+        .await
+        .unwrap();
+    ids.extend(first.shards().iter().map(|s| s.shard_id().to_owned()));
+    let mut token = first.next_token().map(str::to_owned);
+    for _ in 0..10 {
+        let Some(t) = token.take() else { break };
+        let page = c
+            .list_shards()
+            .next_token(t)
+            .max_results(2)
+            .send()
+            .await
+            .unwrap();
+        ids.extend(page.shards().iter().map(|s| s.shard_id().to_owned()));
+        token = page.next_token().map(str::to_owned);
+    }
+    assert_eq!(ids.len(), 5);
+    assert_eq!(ids[4], "shardId-000000000004");
+
+    // ExclusiveStartShardId.
+    let page = c
+        .list_shards()
+        .stream_name("ls")
+        .exclusive_start_shard_id("shardId-000000000002")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.shards().len(), 2);
+    assert!(page.next_token().is_none());
+
+    // Every filter type: with no resharding all five shards are open at every time.
+    let now = DateTime::from_secs(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64,
+    );
+    for (kind, ts, shard, expect) in [
+        (ShardFilterType::AtLatest, None, None, 5),
+        (ShardFilterType::AtTrimHorizon, None, None, 5),
+        (ShardFilterType::FromTrimHorizon, None, None, 5),
+        (ShardFilterType::AtTimestamp, Some(now), None, 5),
+        (ShardFilterType::FromTimestamp, Some(now), None, 5),
+        (
+            ShardFilterType::AfterShardId,
+            None,
+            Some("shardId-000000000001"),
+            3,
+        ),
+    ] {
+        let filter = ShardFilter::builder()
+            .r#type(kind.clone())
+            .set_timestamp(ts)
+            .set_shard_id(shard.map(str::to_owned))
+            .build()
+            .unwrap();
+        let out = c
+            .list_shards()
+            .stream_name("ls")
+            .shard_filter(filter)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.shards().len(), expect, "{kind:?}");
+        if expect == 5 {
+            // A cover of the hash space with no gap or overlap, as KCL checks.
+            let shards = out.shards();
+            assert_eq!(shards[0].hash_key_range().unwrap().starting_hash_key(), "0");
+            assert_eq!(shards[4].hash_key_range().unwrap().ending_hash_key(), MAX);
+            for w in shards.windows(2) {
+                let end: u128 = w[0]
+                    .hash_key_range()
+                    .unwrap()
+                    .ending_hash_key()
+                    .parse()
+                    .unwrap();
+                let start: u128 = w[1]
+                    .hash_key_range()
+                    .unwrap()
+                    .starting_hash_key()
+                    .parse()
+                    .unwrap();
+                assert_eq!(end + 1, start);
+            }
+        }
+    }
+
+    // Filters that lack what they need.
+    let err = c
+        .list_shards()
+        .stream_name("ls")
+        .shard_filter(
+            ShardFilter::builder()
+                .r#type(ShardFilterType::AtTimestamp)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidArgumentException");
+
+    // Tokens and stream names don't mix; a token expires after 300 s.
+    let token = c
+        .list_shards()
+        .stream_name("ls")
+        .max_results(1)
+        .send()
+        .await
+        .unwrap()
+        .next_token()
+        .unwrap()
+        .to_owned();
+    let err = c
+        .list_shards()
+        .stream_name("ls")
+        .next_token(&token)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        error_message(&err),
+        "NextToken and StreamName cannot be provided together."
+    );
+    server.advance_clock(301_000);
+    let err = c.list_shards().next_token(&token).send().await.unwrap_err();
+    assert_eq!(error_code(&err), "ExpiredNextTokenException");
+    let err = c
+        .list_shards()
+        .next_token("not-a-token")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidArgumentException");
+}
