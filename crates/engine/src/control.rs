@@ -99,6 +99,7 @@ impl Engine {
                 .map_or(DEFAULT_MAX_RECORD_KIB, |k| k as u32),
             tags: input.tags.unwrap_or_default(),
             shards,
+            consumers: Vec::new(),
         };
         let partitions: Vec<u64> = meta.shards.iter().map(|s| s.partition).collect();
         if !self.catalog.insert(meta) {
@@ -118,6 +119,20 @@ impl Engine {
             let mut s = stream.write();
             if s.meta.deleted_at_ms.is_some() {
                 return Ok(Empty {});
+            }
+            let consumers = s
+                .meta
+                .consumers
+                .iter()
+                .filter(|c| c.deleted_at_ms.is_none())
+                .count();
+            if consumers > 0 && input.enforce_consumer_deletion != Some(true) {
+                return Err(ApiError::resource_in_use(format!(
+                    "Stream {} under account {} has {consumers} registered consumers. Deregister \
+                     them first or set EnforceConsumerDeletion.",
+                    n.name, n.account
+                ))
+                .into());
             }
             s.meta.deleted_at_ms = Some(now + self.config.delete_delay_ms);
         }
@@ -189,7 +204,11 @@ impl Engine {
                 encryption_type: "NONE".into(),
                 key_id: None,
                 open_shard_count: m.open_shards().count() as i64,
-                consumer_count: 0,
+                consumer_count: m
+                    .consumers
+                    .iter()
+                    .filter(|c| c.deleted_at_ms.is_none())
+                    .count() as i64,
                 max_record_size_in_kib: i64::from(m.max_record_size_kib),
             },
         })

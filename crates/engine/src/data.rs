@@ -1,7 +1,7 @@
 //! The data path: PutRecord(s) route by hash key and append to the shard's partition;
 //! GetShardIterator and GetRecords turn positions into sealed iterators and back.
 
-use shardline_log::{Appended, LogError};
+use shardline_log::{Appended, Entry, LogError};
 use shardline_wire::shapes::*;
 use shardline_wire::validate::{Shown, Violations};
 use shardline_wire::{ApiError, Blob, ErrorCode, Timestamp};
@@ -198,14 +198,72 @@ impl Engine {
         let shard = s.shard(index).ok_or_else(missing)?.clone();
         drop(s);
 
-        let kind = input.shard_iterator_type.as_deref().unwrap_or_default();
-        let seq = input.starting_sequence_number.as_deref();
+        let retention_ms = stream.read().meta.retention_ms();
+        let offset = self.starting_offset(
+            &n,
+            &shard,
+            retention_ms,
+            input.shard_iterator_type.as_deref().unwrap_or_default(),
+            input.starting_sequence_number.as_deref(),
+            input.timestamp,
+            now,
+        )?;
+        Ok(GetShardIteratorOutput {
+            shard_iterator: self.iterator(&n.account, &n.name, &shard, offset, now),
+        })
+    }
+
+    /// Reads a shard's records from `from`, skipping any past retention not yet trimmed.
+    pub(crate) fn read_shard(
+        &self,
+        shard: &ShardMeta,
+        from: u64,
+        limit: usize,
+        max_bytes: usize,
+        retention_ms: u64,
+        now: u64,
+    ) -> Result<Vec<Entry>> {
+        let cutoff = now.saturating_sub(retention_ms);
+        let mut entries = self.storage.read(shard.partition, from, limit, max_bytes)?;
+        if entries.first().is_some_and(|e| e.timestamp_ms < cutoff) {
+            let from = self.storage.offset_at_time(shard.partition, cutoff)?;
+            entries = self.storage.read(shard.partition, from, limit, max_bytes)?;
+        }
+        Ok(entries)
+    }
+
+    /// How far behind the newest record a reader is once it has read up to `next_offset`.
+    pub(crate) fn millis_behind(
+        &self,
+        shard: &ShardMeta,
+        entries: &[Entry],
+        next_offset: u64,
+        now: u64,
+    ) -> Result<i64> {
+        let bounds = self.storage.bounds(shard.partition)?;
+        Ok(match entries.last() {
+            Some(last) if next_offset < bounds.end => now.saturating_sub(last.timestamp_ms) as i64,
+            _ => 0,
+        })
+    }
+
+    /// Where an iterator (or a subscription) of a given type starts, with AWS's checks.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn starting_offset(
+        &self,
+        n: &crate::resolve::StreamName,
+        shard: &ShardMeta,
+        retention_ms: u64,
+        kind: &str,
+        seq: Option<&str>,
+        timestamp: Option<Timestamp>,
+        now: u64,
+    ) -> Result<u64> {
         let both = "Must either specify (1) AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER and \
                     StartingSequenceNumber or (2) TRIM_HORIZON or LATEST and no \
                     StartingSequenceNumber. Request specified";
         let bounds = self.storage.bounds(shard.partition)?;
-        let retention_ms = stream.read().meta.retention_ms();
-        let offset = match (kind, seq) {
+        Ok(match (kind, seq) {
             ("TRIM_HORIZON" | "LATEST", Some(_)) => {
                 return Err(ApiError::invalid_argument(format!(
                     "{both} {kind} and also a StartingSequenceNumber."
@@ -218,10 +276,10 @@ impl Engine {
                 ))
                 .into())
             }
-            ("TRIM_HORIZON", None) => self.trim_horizon(&shard, retention_ms, now)?,
+            ("TRIM_HORIZON", None) => self.trim_horizon(shard, retention_ms, now)?,
             ("LATEST", None) => bounds.end,
             ("AT_TIMESTAMP", _) => {
-                let ts = input.timestamp.ok_or_else(|| {
+                let ts = timestamp.ok_or_else(|| {
                     ApiError::invalid_argument(
                         "Must specify timestampInMillis parameter for iterator of type \
                          AT_TIMESTAMP. Current request has no timestamp parameter.",
@@ -240,22 +298,20 @@ impl Engine {
                 self.storage.offset_at_time(shard.partition, from)?
             }
             (_, Some(seq)) => {
-                let position = self.sequence_position(&n, &shard, seq)?;
-                let position = if kind == "AFTER_SEQUENCE_NUMBER" {
-                    position.saturating_add(1)
-                } else {
+                // Position p is the record at offset p - 1 (see ShardMeta::sequence_number).
+                let position = self.sequence_position(n, shard, seq)?;
+                let offset = if kind == "AFTER_SEQUENCE_NUMBER" {
                     position
+                } else {
+                    position.saturating_sub(1)
                 };
-                position.min(bounds.end)
+                offset.min(bounds.end)
             }
             _ => {
                 return Err(
                     ApiError::invalid_argument(format!("Invalid ShardIteratorType {kind}")).into(),
                 )
             }
-        };
-        Ok(GetShardIteratorOutput {
-            shard_iterator: self.iterator(&n.account, &n.name, &shard, offset, now),
         })
     }
 
@@ -361,40 +417,17 @@ impl Engine {
             )
         };
         let limit = input.limit.map_or(GET_RECORDS_MAX_COUNT, |l| l as usize);
-        let cutoff = now.saturating_sub(retention_ms);
-        let mut entries =
-            self.storage
-                .read(shard.partition, it.offset, limit, GET_RECORDS_MAX_BYTES)?;
-        if entries.first().is_some_and(|e| e.timestamp_ms < cutoff) {
-            // Some of what is stored is past retention but not yet trimmed: skip it.
-            let from = self.storage.offset_at_time(shard.partition, cutoff)?;
-            entries = self
-                .storage
-                .read(shard.partition, from, limit, GET_RECORDS_MAX_BYTES)?;
-        }
+        let entries = self.read_shard(
+            &shard,
+            it.offset,
+            limit,
+            GET_RECORDS_MAX_BYTES,
+            retention_ms,
+            now,
+        )?;
         let next_offset = entries.last().map_or(it.offset, |e| e.offset + 1);
-        let bounds = self.storage.bounds(shard.partition)?;
-        let millis_behind_latest = match entries.last() {
-            Some(last) if next_offset < bounds.end => now.saturating_sub(last.timestamp_ms) as i64,
-            _ => 0,
-        };
-        let records = entries
-            .iter()
-            .map(|e| {
-                let (partition_key, data) =
-                    records::decode(&e.payload).ok_or_else(|| LogError::Corrupt {
-                        what: format!("record {} of partition {}", e.offset, shard.partition),
-                        detail: "unreadable record payload".into(),
-                    })?;
-                Ok(Record {
-                    sequence_number: shard.sequence_number(e.offset, e.timestamp_ms),
-                    approximate_arrival_timestamp: Timestamp::from_millis(e.timestamp_ms as i64),
-                    data: Blob(data),
-                    partition_key,
-                    encryption_type: "NONE".into(),
-                })
-            })
-            .collect::<Result<Vec<_>, LogError>>()?;
+        let millis_behind_latest = self.millis_behind(&shard, &entries, next_offset, now)?;
+        let records = to_records(&shard, &entries)?;
         // At the end of a closed shard: no next iterator, and the children to go on with.
         let at_end = shard
             .closed
@@ -408,6 +441,27 @@ impl Engine {
             child_shards: at_end.then_some(children),
         })
     }
+}
+
+/// Turns stored entries into Kinesis records.
+pub(crate) fn to_records(shard: &ShardMeta, entries: &[Entry]) -> Result<Vec<Record>> {
+    entries
+        .iter()
+        .map(|e| {
+            let (partition_key, data) =
+                records::decode(&e.payload).ok_or_else(|| LogError::Corrupt {
+                    what: format!("record {} of partition {}", e.offset, shard.partition),
+                    detail: "unreadable record payload".into(),
+                })?;
+            Ok(Record {
+                sequence_number: shard.sequence_number(e.offset, e.timestamp_ms),
+                approximate_arrival_timestamp: Timestamp::from_millis(e.timestamp_ms as i64),
+                data: Blob(data),
+                partition_key,
+                encryption_type: "NONE".into(),
+            })
+        })
+        .collect()
 }
 
 /// Checks a record against the stream's maximum record size (data plus partition key).
@@ -452,7 +506,7 @@ fn route(s: &Stream, key: &str, explicit_hash_key: Option<&str>, data: &[u8]) ->
     })
 }
 
-fn children_of(s: &Stream, shard: &ShardMeta) -> Vec<ChildShard> {
+pub(crate) fn children_of(s: &Stream, shard: &ShardMeta) -> Vec<ChildShard> {
     s.meta
         .shards
         .iter()

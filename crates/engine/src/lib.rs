@@ -8,6 +8,7 @@
 mod catalog;
 mod clock;
 mod config;
+mod consumers;
 mod control;
 mod data;
 mod error;
@@ -19,6 +20,7 @@ mod records;
 mod resolve;
 mod seal;
 mod seqnum;
+mod subscription;
 
 use std::sync::Arc;
 
@@ -28,6 +30,7 @@ use shardline_log::Storage;
 pub use clock::Clock;
 pub use config::{Caller, EngineConfig};
 pub use error::EngineError;
+pub use subscription::{Step, Subscription};
 
 use catalog::{parse_key_hex, Catalog};
 use error::Result;
@@ -41,6 +44,7 @@ pub struct Engine {
     clock: Clock,
     catalog: Catalog,
     sealer: Sealer,
+    subscriptions: Arc<subscription::Subscriptions>,
 }
 
 impl Engine {
@@ -77,6 +81,7 @@ impl Engine {
             clock: Clock::default(),
             catalog: Catalog::from_data(data, key),
             sealer: Sealer::new(key),
+            subscriptions: Arc::default(),
         };
         engine.reconcile()?;
         engine.persist()?;
@@ -134,6 +139,7 @@ impl Engine {
     pub fn tick(&self) -> Result<()> {
         let now = self.clock.now_ms();
         let mut deleted = false;
+        let mut deregistered = false;
         for stream in self.catalog.all() {
             let (account, name, partitions, delete_due, cutoff) = {
                 let s = stream.read();
@@ -161,6 +167,15 @@ impl Engine {
             for p in partitions {
                 self.storage.trim_before(p, cutoff)?;
             }
+            let mut s = stream.write();
+            let before = s.meta.consumers.len();
+            s.meta
+                .consumers
+                .retain(|c| c.deleted_at_ms.is_none_or(|t| t > now));
+            deregistered |= s.meta.consumers.len() != before;
+        }
+        if deregistered {
+            self.persist()?;
         }
         if deleted {
             tracing::debug!("finished stream deletions");

@@ -70,6 +70,41 @@ pub struct StreamMeta {
     pub max_record_size_kib: u32,
     pub tags: BTreeMap<String, String>,
     pub shards: Vec<ShardMeta>,
+    #[serde(default)]
+    pub consumers: Vec<ConsumerMeta>,
+}
+
+/// An enhanced fan-out consumer registered on a stream.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ConsumerMeta {
+    pub name: String,
+    pub created_ms: u64,
+    /// CREATING until then.
+    pub active_at_ms: u64,
+    /// Set by DeregisterStreamConsumer: DELETING until then, then gone.
+    pub deleted_at_ms: Option<u64>,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl ConsumerMeta {
+    pub fn status(&self, now_ms: u64) -> &'static str {
+        if self.deleted_at_ms.is_some() {
+            "DELETING"
+        } else if now_ms < self.active_at_ms {
+            "CREATING"
+        } else {
+            "ACTIVE"
+        }
+    }
+
+    /// `<stream ARN>/consumer/<name>:<creation epoch seconds>`
+    pub fn arn(&self, stream_arn: &str) -> String {
+        format!(
+            "{stream_arn}/consumer/{}:{}",
+            self.name,
+            self.created_ms / 1000
+        )
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -153,11 +188,23 @@ impl ShardMeta {
         })
     }
 
+    /// The sequence number of the record at `offset`. Positions are offsets + 1: position 0
+    /// is the shard's starting number, so `AFTER_SEQUENCE_NUMBER` on it reads the first record.
     pub fn sequence_number(&self, offset: u64, timestamp_ms: u64) -> String {
+        self.position_number(offset + 1, timestamp_ms)
+    }
+
+    /// The number just before the record at `offset`: resuming AFTER it reads that record
+    /// (a SubscribeToShard continuation when nothing has been delivered yet).
+    pub fn number_before(&self, offset: u64, timestamp_ms: u64) -> String {
+        self.position_number(offset, timestamp_ms)
+    }
+
+    fn position_number(&self, position: u64, timestamp_ms: u64) -> String {
         SequenceNumber {
             shard_create_secs: self.created_ms / 1000,
             shard_index: self.index,
-            position: offset,
+            position,
             record_secs: timestamp_ms / 1000,
         }
         .to_decimal()

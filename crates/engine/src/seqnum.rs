@@ -6,8 +6,9 @@
 //!     | reserved "00" (2) | record time, epoch s (9) | shard index (8) | "2"
 //! ```
 //!
-//! The position is the record's log offset, so numbers strictly increase within a shard, a
-//! number leads straight to its record, and a number from another shard is recognised.
+//! The position is the record's log offset plus one (0 is the shard's starting number), so
+//! numbers strictly increase within a shard, a number leads straight to its record, and a
+//! number from another shard is recognised.
 //! A closed shard's ending number uses position `0x7fff_ffff_ffff_ffff`.
 
 use ethnum::U256;

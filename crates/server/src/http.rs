@@ -2,10 +2,12 @@
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, DATE};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -75,7 +77,14 @@ pub async fn serve(
 
 async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     let request_id = uuid::Uuid::new_v4().to_string();
-    let mut response = route(shared, req).await;
+    // A bug must cost one request a 500, never the connection or the server.
+    let mut response = match AssertUnwindSafe(route(shared, req)).catch_unwind().await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!(request_id, "request handler panicked");
+            error(&ApiError::internal())
+        }
+    };
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert("x-amzn-RequestId", v);

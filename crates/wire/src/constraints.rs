@@ -252,3 +252,67 @@ impl Validate for GetRecordsInput {
         stream_arn(v, self.stream_arn.as_deref());
     }
 }
+
+const CONSUMER_ARN: Pattern = Pattern {
+    regex: "^(arn):aws.*:kinesis:.*:\\d{12}:.*stream\\/[a-zA-Z0-9_.-]+\\/consumer\\/[a-zA-Z0-9_.-]+:[0-9]+",
+    matches: |s| {
+        s.starts_with("arn:aws")
+            && s.contains(":kinesis:")
+            && s.contains("/consumer/")
+            && s.rsplit_once(':').is_some_and(|(_, t)| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+    },
+};
+
+fn consumer_arn(v: &mut Violations, value: Option<&str>) {
+    v.string("consumerARN", value, 1, 2048, Some(CONSUMER_ARN));
+}
+
+impl Validate for RegisterStreamConsumerInput {
+    fn check(&self, v: &mut Violations) {
+        v.required("streamARN", self.stream_arn.as_ref());
+        stream_arn(v, self.stream_arn.as_deref());
+        v.required("consumerName", self.consumer_name.as_ref());
+        name(v, "consumerName", self.consumer_name.as_deref());
+    }
+}
+
+impl Validate for ConsumerRef {
+    fn check(&self, v: &mut Violations) {
+        stream_arn(v, self.stream_arn.as_deref());
+        name(v, "consumerName", self.consumer_name.as_deref());
+        consumer_arn(v, self.consumer_arn.as_deref());
+    }
+}
+
+impl Validate for ListStreamConsumersInput {
+    fn check(&self, v: &mut Violations) {
+        v.required("streamARN", self.stream_arn.as_ref());
+        stream_arn(v, self.stream_arn.as_deref());
+        v.string("nextToken", self.next_token.as_deref(), 1, 1_048_576, None);
+        v.int("maxResults", self.max_results, Some(1), Some(10000));
+    }
+}
+
+impl Validate for SubscribeToShardInput {
+    fn check(&self, v: &mut Violations) {
+        v.required("consumerARN", self.consumer_arn.as_ref());
+        consumer_arn(v, self.consumer_arn.as_deref());
+        v.required("shardId", self.shard_id.as_ref());
+        name(v, "shardId", self.shard_id.as_deref());
+        v.required("startingPosition", self.starting_position.as_ref());
+        if let Some(p) = &self.starting_position {
+            v.required("startingPosition.type", p.position_type.as_ref());
+            v.one_of(
+                "startingPosition.type",
+                p.position_type.as_deref(),
+                SHARD_ITERATOR_TYPES,
+            );
+            pattern_only(
+                v,
+                "startingPosition.sequenceNumber",
+                p.sequence_number.as_deref(),
+                SEQUENCE_NUMBER,
+            );
+        }
+    }
+}

@@ -8,6 +8,7 @@
 mod blob;
 pub mod constraints;
 pub mod error;
+pub mod eventstream;
 pub mod json;
 mod operation;
 pub mod shapes;

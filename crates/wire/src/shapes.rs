@@ -358,3 +358,111 @@ names_stream!(
 /// The empty output of operations whose model has no output shape.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
 pub struct Empty {}
+
+// ---------------------------------------------------------------- enhanced fan-out
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RegisterStreamConsumerInput {
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub consumer_name: Option<String>,
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RegisterStreamConsumerOutput {
+    pub consumer: Consumer,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Consumer {
+    pub consumer_name: String,
+    #[serde(rename = "ConsumerARN")]
+    pub consumer_arn: String,
+    pub consumer_status: String,
+    pub consumer_creation_timestamp: Timestamp,
+}
+
+/// Names a consumer by ARN, or by stream ARN and consumer name.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConsumerRef {
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub consumer_name: Option<String>,
+    #[serde(rename = "ConsumerARN")]
+    pub consumer_arn: Option<String>,
+}
+
+pub type DescribeStreamConsumerInput = ConsumerRef;
+pub type DeregisterStreamConsumerInput = ConsumerRef;
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeStreamConsumerOutput {
+    pub consumer_description: ConsumerDescription,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ConsumerDescription {
+    pub consumer_name: String,
+    #[serde(rename = "ConsumerARN")]
+    pub consumer_arn: String,
+    pub consumer_status: String,
+    pub consumer_creation_timestamp: Timestamp,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListStreamConsumersInput {
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub next_token: Option<String>,
+    pub max_results: Option<i64>,
+    pub stream_creation_timestamp: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListStreamConsumersOutput {
+    pub consumers: Vec<Consumer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StartingPosition {
+    #[serde(rename = "Type")]
+    pub position_type: Option<String>,
+    pub sequence_number: Option<String>,
+    pub timestamp: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SubscribeToShardInput {
+    #[serde(rename = "ConsumerARN")]
+    pub consumer_arn: Option<String>,
+    pub shard_id: Option<String>,
+    pub starting_position: Option<StartingPosition>,
+}
+
+/// One event of a SubscribeToShard stream. At the end of a closed shard
+/// `ContinuationSequenceNumber` is absent and `ChildShards` is set (reference §2.4).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SubscribeToShardEvent {
+    pub records: Vec<Record>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub continuation_sequence_number: Option<String>,
+    pub millis_behind_latest: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child_shards: Option<Vec<ChildShard>>,
+}
