@@ -4,20 +4,32 @@ use std::future::Future;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use shardline_engine::EngineError;
+use shardline_engine::{EngineError, Subscription};
 use shardline_wire::shapes::*;
-use shardline_wire::{json, ApiError, ErrorCode, Operation, Validate};
+use shardline_wire::{ApiError, Codec, ErrorCode, Operation, Validate};
 
 use crate::Shared;
 
-/// Runs one call; `Ok(None)` means a successful call with an empty body.
+/// A successful call's answer.
+pub enum Reply {
+    /// An encoded output shape.
+    Body(Vec<u8>),
+    /// 200 with an empty body (operations without an output shape).
+    Empty,
+    /// A SubscribeToShard session, answered as an event stream.
+    Subscription(Subscription),
+}
+
+/// Runs one call.
 pub async fn call(
     shared: &Shared,
     op: Operation,
+    codec: Codec,
     body: &[u8],
-) -> Result<Option<Vec<u8>>, ApiError> {
+) -> Result<Reply, ApiError> {
     let e = &*shared.engine;
     let c = &shared.caller;
+    let body = (codec, body);
     match op {
         Operation::CreateStream => empty(body, |i| e.create_stream(c, i)),
         Operation::DeleteStream => empty(body, |i| e.delete_stream(c, i)),
@@ -31,6 +43,22 @@ pub async fn call(
         Operation::PutRecords => run(body, |i| e.put_records(c, i)).await,
         Operation::GetShardIterator => sync(body, |i| e.get_shard_iterator(c, i)),
         Operation::GetRecords => sync(body, |i| e.get_records(c, i)),
+        Operation::RegisterStreamConsumer => sync(body, |i| e.register_stream_consumer(c, i)),
+        Operation::DescribeStreamConsumer => sync(body, |i: DescribeStreamConsumerInput| {
+            e.describe_stream_consumer(c, i)
+        }),
+        Operation::ListStreamConsumers => sync(body, |i| e.list_stream_consumers(c, i)),
+        Operation::DeregisterStreamConsumer => empty(body, |i: DeregisterStreamConsumerInput| {
+            e.deregister_stream_consumer(c, i)
+        }),
+        Operation::SubscribeToShard => {
+            // Always JSON, even for clients that speak CBOR otherwise (reference §1.4).
+            let input: SubscribeToShardInput = decode(body)?;
+            let sub = e
+                .subscribe_to_shard(c, input)
+                .map_err(EngineError::into_api_error)?;
+            Ok(Reply::Subscription(sub))
+        }
         other => Err(ApiError::new(
             ErrorCode::UnknownOperation,
             format!(
@@ -41,36 +69,39 @@ pub async fn call(
     }
 }
 
-fn decode<I: DeserializeOwned + Validate>(body: &[u8]) -> Result<I, ApiError> {
-    let input: I = json::decode(body)?;
+/// A request body and the codec it is written in.
+type Request<'a> = (Codec, &'a [u8]);
+
+fn decode<I: DeserializeOwned + Validate>((codec, body): Request<'_>) -> Result<I, ApiError> {
+    let input: I = codec.decode(body)?;
     input.validate()?;
     Ok(input)
 }
 
 fn sync<I, O>(
-    body: &[u8],
+    body: Request<'_>,
     f: impl FnOnce(I) -> Result<O, EngineError>,
-) -> Result<Option<Vec<u8>>, ApiError>
+) -> Result<Reply, ApiError>
 where
     I: DeserializeOwned + Validate,
     O: Serialize,
 {
     let out = f(decode(body)?).map_err(EngineError::into_api_error)?;
-    Ok(Some(json::encode(&out)))
+    Ok(Reply::Body(body.0.encode(&out)))
 }
 
 fn empty<I>(
-    body: &[u8],
+    body: Request<'_>,
     f: impl FnOnce(I) -> Result<Empty, EngineError>,
-) -> Result<Option<Vec<u8>>, ApiError>
+) -> Result<Reply, ApiError>
 where
     I: DeserializeOwned + Validate,
 {
     f(decode(body)?).map_err(EngineError::into_api_error)?;
-    Ok(None)
+    Ok(Reply::Empty)
 }
 
-async fn run<I, O, F>(body: &[u8], f: impl FnOnce(I) -> F) -> Result<Option<Vec<u8>>, ApiError>
+async fn run<I, O, F>(body: Request<'_>, f: impl FnOnce(I) -> F) -> Result<Reply, ApiError>
 where
     I: DeserializeOwned + Validate,
     O: Serialize,
@@ -79,5 +110,5 @@ where
     let out = f(decode(body)?)
         .await
         .map_err(EngineError::into_api_error)?;
-    Ok(Some(json::encode(&out)))
+    Ok(Reply::Body(body.0.encode(&out)))
 }

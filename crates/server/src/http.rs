@@ -10,21 +10,38 @@ use bytes::Bytes;
 use futures_util::FutureExt;
 use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, DATE};
 use http::{Method, Request, Response, StatusCode};
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use shardline_wire::{json, ApiError, ErrorCode, Operation};
+use shardline_wire::{ApiError, Codec, ErrorCode, Operation};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
-use crate::{admin, dispatch, Shared};
+use crate::dispatch::Reply;
+use crate::{admin, dispatch, subscribe, Shared};
 
-pub type Body = Full<Bytes>;
+/// Response bodies: whole (most calls) or streamed (SubscribeToShard).
+pub type Body = UnsyncBoxBody<Bytes, Infallible>;
+
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into()).boxed_unsync()
+}
+
+/// A socket to accept on, with TLS or without.
+pub struct Listener {
+    pub tcp: TcpListener,
+    pub tls: Option<TlsAcceptor>,
+}
+
+/// How long a client may take to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Vec<Listener>,
     shared: Arc<Shared>,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
@@ -34,38 +51,27 @@ pub async fn serve(
         .http2()
         .max_concurrent_streams(1000)
         .keep_alive_interval(None);
-    let graceful = GracefulShutdown::new();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, _) = match accepted {
-                    Ok(conn) => conn,
-                    Err(e) => {
-                        // Running out of file descriptors and similar: back off, keep serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                let service = service_fn(move |req| {
-                    let shared = shared.clone();
-                    async move { Ok::<_, Infallible>(handle(&shared, req).await) }
-                });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            () = &mut shutdown => break,
-        }
+    let graceful = Arc::new(GracefulShutdown::new());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let mut loops = Vec::new();
+    for listener in listeners {
+        loops.push(tokio::spawn(accept_loop(
+            listener,
+            shared.clone(),
+            builder.clone(),
+            graceful.clone(),
+            stopped.clone(),
+        )));
     }
-    drop(listener);
+    shutdown.await;
+    stop.send_replace(true);
+    for l in loops {
+        let _ = l.await;
+    }
+    // The accept loops held the only other references; they have ended.
+    let Ok(graceful) = Arc::try_unwrap(graceful) else {
+        return Ok(());
+    };
     if tokio::time::timeout(drain, graceful.shutdown())
         .await
         .is_err()
@@ -75,14 +81,75 @@ pub async fn serve(
     Ok(())
 }
 
-async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+async fn accept_loop(
+    listener: Listener,
+    shared: Arc<Shared>,
+    builder: auto::Builder<TokioExecutor>,
+    graceful: Arc<GracefulShutdown>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.tcp.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off and keep serving.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = listener.tls.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+            });
+            let result = match tls {
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+                Some(acceptor) => {
+                    let stream =
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                            .await
+                        {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                tracing::debug!(error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!("TLS handshake timed out");
+                                return;
+                            }
+                        };
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    watcher.watch(conn.into_owned()).await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let request_id = uuid::Uuid::new_v4().to_string();
     // A bug must cost one request a 500, never the connection or the server.
     let mut response = match AssertUnwindSafe(route(shared, req)).catch_unwind().await {
         Ok(r) => r,
         Err(_) => {
             tracing::error!(request_id, "request handler panicked");
-            error(&ApiError::internal())
+            error(Codec::Json, &ApiError::internal())
         }
     };
     let headers = response.headers_mut();
@@ -95,7 +162,7 @@ async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     response
 }
 
-async fn route(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
+async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let target = req
         .headers()
         .get("x-amz-target")
@@ -110,26 +177,16 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n",
         );
     }
-    let content_type = req
+    let codec = req
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase()
-        });
-    let is_json = matches!(
-        content_type.as_deref(),
-        Some(json::CONTENT_TYPE) | Some("application/json")
-    );
-    if !is_json {
+        .and_then(Codec::for_content_type);
+    let Some(codec) = codec else {
         return xml_error(StatusCode::NOT_FOUND, "<UnknownOperationException/>\n");
-    }
+    };
     let Some(op) = target.as_deref().and_then(Operation::from_target) else {
-        return error(&ApiError::bare(ErrorCode::UnknownOperation));
+        return error(codec, &ApiError::bare(ErrorCode::UnknownOperation));
     };
     let body = match Limited::new(req.into_body(), shared.config.max_body_bytes)
         .collect()
@@ -140,39 +197,43 @@ async fn route(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                let mut r = error(&ApiError::new(
-                    ErrorCode::Serialization,
-                    format!(
-                        "Request body exceeds {} bytes",
-                        shared.config.max_body_bytes
+                let mut r = error(
+                    codec,
+                    &ApiError::new(
+                        ErrorCode::Serialization,
+                        format!(
+                            "Request body exceeds {} bytes",
+                            shared.config.max_body_bytes
+                        ),
                     ),
-                ));
+                );
                 *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
                 return r;
             }
             tracing::debug!(error = %e, "reading request body failed");
-            return error(&ApiError::bare(ErrorCode::Serialization));
+            return error(codec, &ApiError::bare(ErrorCode::Serialization));
         }
     };
-    match dispatch::call(shared, op, &body).await {
-        Ok(Some(out)) => json_response(StatusCode::OK, out),
+    match dispatch::call(shared, op, codec, &body).await {
+        Ok(Reply::Body(out)) => body_response(codec, StatusCode::OK, out),
         // Operations without an output shape answer 200 with an empty body, as AWS does.
-        Ok(None) => json_response(StatusCode::OK, Vec::new()),
-        Err(e) => error(&e),
+        Ok(Reply::Empty) => body_response(codec, StatusCode::OK, Vec::new()),
+        Ok(Reply::Subscription(sub)) => subscribe::respond(shared, sub),
+        Err(e) => error(codec, &e),
     }
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+fn body_response(codec: Codec, status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let mut r = Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(json::CONTENT_TYPE));
+        .insert(CONTENT_TYPE, HeaderValue::from_static(codec.content_type()));
     r
 }
 
-pub fn error(err: &ApiError) -> Response<Body> {
+pub fn error(codec: Codec, err: &ApiError) -> Response<Body> {
     let status = StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut r = json_response(status, json::encode_error(err));
+    let mut r = body_response(codec, status, codec.encode_error(err));
     r.headers_mut().insert(
         "x-amzn-ErrorType",
         HeaderValue::from_static(err.code.type_name()),
@@ -181,7 +242,7 @@ pub fn error(err: &ApiError) -> Response<Body> {
 }
 
 fn xml_error(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    let mut r = Response::new(full(Bytes::from_static(body.as_bytes())));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
@@ -189,7 +250,7 @@ fn xml_error(status: StatusCode, body: &'static str) -> Response<Body> {
 }
 
 pub fn text(status: StatusCode, body: String) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from(body)));
+    let mut r = Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
         CONTENT_TYPE,

@@ -5,16 +5,17 @@
 //! an engine call, `admin.rs` serves shardline's own endpoints under `/_shardline/`.
 
 mod admin;
+pub mod auth;
 mod dispatch;
 mod http;
+mod subscribe;
+pub mod tls;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use shardline_engine::{Caller, Engine};
-use tokio::net::TcpListener;
 
 /// Settings of the HTTP front end.
 #[derive(Clone, Debug)]
@@ -25,6 +26,10 @@ pub struct ServerConfig {
     pub test_clock: bool,
     /// Largest request body accepted.
     pub max_body_bytes: usize,
+    /// How long a SubscribeToShard session lasts (AWS: 5 minutes).
+    pub subscription_lifetime: Duration,
+    /// Longest quiet time on a subscription before an empty event is sent.
+    pub subscription_heartbeat: Duration,
 }
 
 impl Default for ServerConfig {
@@ -33,6 +38,8 @@ impl Default for ServerConfig {
             account_id: "000000000000".into(),
             test_clock: false,
             max_body_bytes: 24 * 1024 * 1024,
+            subscription_lifetime: Duration::from_secs(300),
+            subscription_heartbeat: Duration::from_secs(1),
         }
     }
 }
@@ -43,12 +50,15 @@ pub(crate) struct Shared {
     pub caller: Caller,
 }
 
-/// Serves until `shutdown` resolves, then lets requests in flight finish (for a few seconds).
+pub use http::Listener;
+
+/// Serves on every listener until `shutdown` resolves, then lets requests in flight finish
+/// (for a few seconds).
 ///
 /// # Errors
-/// Only if accepting connections fails persistently.
+/// Only if serving fails as a whole.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Vec<Listener>,
     engine: Arc<Engine>,
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
@@ -60,10 +70,5 @@ pub async fn serve(
         engine,
         config,
     });
-    http::serve(listener, shared, shutdown, Duration::from_secs(5)).await
-}
-
-/// The address a listener is bound to, for printing.
-pub fn local_addr(listener: &TcpListener) -> std::io::Result<SocketAddr> {
-    listener.local_addr()
+    http::serve(listeners, shared, shutdown, Duration::from_secs(5)).await
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use shardline_engine::{Engine, EngineConfig};
 use shardline_log::{DiskOptions, DiskStorage, Durability, MemoryStorage, Storage};
-use shardline_server::ServerConfig;
+use shardline_server::{tls, Listener, ServerConfig};
 
 use crate::settings::{DurabilityArg, Settings};
 
@@ -56,10 +56,36 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         .context("loading stream metadata")?,
     );
 
-    let listener = tokio::net::TcpListener::bind(SocketAddr::new(s.host, s.port))
+    let plain = tokio::net::TcpListener::bind(SocketAddr::new(s.host, s.port))
         .await
         .with_context(|| format!("listening on {}:{}", s.host, s.port))?;
-    let addr = listener.local_addr()?;
+    let addr = plain.local_addr()?;
+    let mut listeners = vec![Listener {
+        tcp: plain,
+        tls: None,
+    }];
+    let mut tls_addr = None;
+    if let Some(port) = s.tls_port {
+        let (cert, key) = match (&s.tls_cert, &s.tls_key) {
+            (Some(c), Some(k)) => (
+                std::fs::read(c).with_context(|| format!("reading {}", c.display()))?,
+                std::fs::read(k).with_context(|| format!("reading {}", k.display()))?,
+            ),
+            _ => {
+                let dir = (!s.in_memory).then(|| s.data_dir.join("tls"));
+                tls::self_signed(dir.as_deref()).map_err(anyhow::Error::msg)?
+            }
+        };
+        let acceptor = tls::acceptor(&cert, &key).map_err(anyhow::Error::msg)?;
+        let tcp = tokio::net::TcpListener::bind(SocketAddr::new(s.host, port))
+            .await
+            .with_context(|| format!("listening on {}:{port}", s.host))?;
+        tls_addr = Some(tcp.local_addr()?);
+        listeners.push(Listener {
+            tcp,
+            tls: Some(acceptor),
+        });
+    }
     let storage_note = if s.in_memory {
         "in memory".to_string()
     } else {
@@ -72,6 +98,9 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     };
     // Tests read the first line to find the port; keep its shape.
     println!("shardline listening on http://{addr} ({storage_note})");
+    if let Some(tls_addr) = tls_addr {
+        println!("shardline listening on https://{tls_addr} (HTTP/1.1 and HTTP/2)");
+    }
     println!(
         "  try: AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --region {} --endpoint-url http://{addr} kinesis list-streams",
         s.region
@@ -82,11 +111,12 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         Duration::from_millis(s.housekeeping_ms.max(10)),
     ));
     shardline_server::serve(
-        listener,
+        listeners,
         engine,
         ServerConfig {
             account_id: s.account_id,
             test_clock: s.test_clock,
+            subscription_lifetime: Duration::from_secs(s.subscription_secs.max(1)),
             ..ServerConfig::default()
         },
         shutdown_signal(),

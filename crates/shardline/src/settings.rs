@@ -29,6 +29,15 @@ pub struct ServeArgs {
     /// Port to listen on; 0 picks a free one [default: 4567]
     #[arg(long, env = "SHARDLINE_PORT")]
     pub port: Option<u16>,
+    /// Also serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) on this port; 0 picks a free one
+    #[arg(long, env = "SHARDLINE_TLS_PORT")]
+    pub tls_port: Option<u16>,
+    /// PEM certificate chain for HTTPS [default: a self-signed one kept in <data-dir>/tls]
+    #[arg(long, env = "SHARDLINE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS
+    #[arg(long, env = "SHARDLINE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// Where records and metadata live [default: ./shardline-data]
     #[arg(long, env = "SHARDLINE_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -59,6 +68,9 @@ pub struct ServeArgs {
     /// Size at which a shard's log segment is rolled, in bytes [default: 67108864]
     #[arg(long, env = "SHARDLINE_SEGMENT_BYTES")]
     pub segment_bytes: Option<u64>,
+    /// How long a SubscribeToShard session lasts, in seconds [default: 300]
+    #[arg(long, env = "SHARDLINE_SUBSCRIPTION_SECS")]
+    pub subscription_secs: Option<u64>,
     /// How often retention and deletions are applied, in ms [default: 1000]
     #[arg(long, env = "SHARDLINE_HOUSEKEEPING_MS")]
     pub housekeeping_ms: Option<u64>,
@@ -79,6 +91,9 @@ pub struct ServeArgs {
 struct FileSettings {
     host: Option<IpAddr>,
     port: Option<u16>,
+    tls_port: Option<u16>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     data_dir: Option<PathBuf>,
     in_memory: Option<bool>,
     durability: Option<DurabilityArg>,
@@ -89,6 +104,7 @@ struct FileSettings {
     iterator_ttl_secs: Option<u64>,
     shard_limit: Option<u32>,
     segment_bytes: Option<u64>,
+    subscription_secs: Option<u64>,
     housekeeping_ms: Option<u64>,
     test_clock: Option<bool>,
     allow_anonymous: Option<bool>,
@@ -100,6 +116,9 @@ struct FileSettings {
 pub struct Settings {
     pub host: IpAddr,
     pub port: u16,
+    pub tls_port: Option<u16>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
     pub data_dir: PathBuf,
     pub in_memory: bool,
     pub durability: DurabilityArg,
@@ -110,6 +129,7 @@ pub struct Settings {
     pub iterator_ttl_secs: u64,
     pub shard_limit: u32,
     pub segment_bytes: u64,
+    pub subscription_secs: u64,
     pub housekeeping_ms: u64,
     pub test_clock: bool,
     pub log: String,
@@ -124,6 +144,9 @@ impl Settings {
                 .or(file.host)
                 .unwrap_or(IpAddr::from([127, 0, 0, 1])),
             port: args.port.or(file.port).unwrap_or(4567),
+            tls_port: args.tls_port.or(file.tls_port),
+            tls_cert: args.tls_cert.or(file.tls_cert),
+            tls_key: args.tls_key.or(file.tls_key),
             data_dir: args
                 .data_dir
                 .or(file.data_dir)
@@ -152,6 +175,10 @@ impl Settings {
                 .segment_bytes
                 .or(file.segment_bytes)
                 .unwrap_or(64 * 1024 * 1024),
+            subscription_secs: args
+                .subscription_secs
+                .or(file.subscription_secs)
+                .unwrap_or(300),
             housekeeping_ms: args
                 .housekeeping_ms
                 .or(file.housekeeping_ms)
@@ -166,6 +193,9 @@ impl Settings {
                  unauthenticated requests from the network",
                 s.host
             );
+        }
+        if s.tls_cert.is_some() != s.tls_key.is_some() {
+            bail!("--tls-cert and --tls-key go together");
         }
         if s.account_id.len() != 12 || !s.account_id.bytes().all(|b| b.is_ascii_digit()) {
             bail!("account id must be 12 digits, got {:?}", s.account_id);

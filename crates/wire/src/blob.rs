@@ -57,7 +57,10 @@ impl<'de> Deserialize<'de> for Blob {
         if deserializer.is_human_readable() {
             deserializer.deserialize_str(BlobVisitor)
         } else {
-            deserializer.deserialize_bytes(BlobVisitor)
+            // `byte_buf`, not `bytes`: ciborium serves `deserialize_bytes` only for definite
+            // strings that fit its 4 KiB scratch buffer, but `deserialize_byte_buf` for any
+            // length and for indefinite-length (chunked) byte strings, handing over the Vec.
+            deserializer.deserialize_byte_buf(BlobVisitor)
         }
     }
 }

@@ -38,7 +38,9 @@ fn serialization_error(err: &serde_json::Error) -> ApiError {
 }
 
 /// Renders serde's "invalid type: X, expected Y" as the texts AWS's Java front end sends.
-fn java_type_message(text: &str) -> Option<String> {
+/// Shared with the CBOR codec, whose decoder names what it expected in its own words
+/// ("byte buffer", "integer", "string", "map").
+pub(crate) fn java_type_message(text: &str) -> Option<String> {
     let rest = text.strip_prefix("invalid type: ")?;
     let (got, expected) = rest.split_once(", expected ")?;
     if got.starts_with("map") {
@@ -47,10 +49,10 @@ fn java_type_message(text: &str) -> Option<String> {
     if got.starts_with("sequence") {
         return Some("Start of list found where not expected".into());
     }
-    if expected.starts_with("a sequence") {
+    if expected.starts_with("a sequence") || expected == "array" {
         return Some("Expected list or null".into());
     }
-    if expected.starts_with("struct") || expected.starts_with("a map") {
+    if expected.starts_with("struct") || expected.starts_with("a map") || expected == "map" {
         return Some("Expected null".into());
     }
     let class = if got.starts_with("string") {
@@ -60,7 +62,7 @@ fn java_type_message(text: &str) -> Option<String> {
     } else {
         "com.amazon.coral.value.json.numbers.TruncatingBigNumber"
     };
-    let target = if expected.contains("base64") {
+    let target = if expected.contains("base64") || expected.contains("byte") {
         "a Blob"
     } else if expected.contains("timestamp") {
         "milliseconds since epoch"

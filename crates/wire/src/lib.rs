@@ -1,11 +1,14 @@
 //! The Kinesis Data Streams wire: which operations exist, the shapes of their requests and
-//! responses, the AWS error model, the JSON 1.1 codec, and the model's member constraints.
+//! responses, the AWS error model, the JSON 1.1 and AWS CBOR 1.1 codecs, and the model's
+//! member constraints.
 //!
 //! This crate does no I/O, so a client can use it as well as the server. Shapes are plain
-//! serde types; a codec (JSON now, CBOR later) turns bytes into shapes and back. Blobs and
+//! serde types; a codec (JSON 1.1 or AWS CBOR 1.1) turns bytes into shapes and back. Blobs and
 //! timestamps carry their own encodings so every codec can share the shapes.
 
 mod blob;
+pub mod cbor;
+mod codec;
 pub mod constraints;
 pub mod error;
 pub mod eventstream;
@@ -16,6 +19,7 @@ mod timestamp;
 pub mod validate;
 
 pub use blob::Blob;
+pub use codec::Codec;
 pub use constraints::Validate;
 pub use error::{ApiError, ErrorCode};
 pub use operation::Operation;

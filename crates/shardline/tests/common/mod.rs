@@ -13,6 +13,8 @@ use aws_sdk_kinesis::Client;
 pub struct Server {
     child: Child,
     pub endpoint: String,
+    /// The HTTPS endpoint, when started with `--tls-port`.
+    pub tls_endpoint: Option<String>,
     pub data_dir: Option<PathBuf>,
     args: Vec<String>,
 }
@@ -45,10 +47,11 @@ impl Server {
             args.push(dir.display().to_string());
         }
         args.extend(extra.iter().map(|s| s.to_string()));
-        let (child, endpoint) = spawn(&args);
+        let (child, endpoint, tls_endpoint) = spawn(&args);
         Server {
             child,
             endpoint,
+            tls_endpoint,
             data_dir,
             args,
         }
@@ -63,9 +66,10 @@ impl Server {
     /// Starts the same server again (same data, new port) after a kill.
     pub fn restart(&mut self) {
         self.kill();
-        let (child, endpoint) = spawn(&self.args);
+        let (child, endpoint, tls_endpoint) = spawn(&self.args);
         self.child = child;
         self.endpoint = endpoint;
+        self.tls_endpoint = tls_endpoint;
     }
 
     pub fn client(&self) -> Client {
@@ -91,7 +95,7 @@ impl Drop for Server {
     }
 }
 
-fn spawn(args: &[String]) -> (Child, String) {
+fn spawn(args: &[String]) -> (Child, String, Option<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_shardline"))
         .args(args)
         .stdout(Stdio::piped())
@@ -100,19 +104,25 @@ fn spawn(args: &[String]) -> (Child, String) {
         .expect("start shardline");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let first = lines
-        .next()
-        .expect("shardline printed nothing")
-        .expect("read stdout");
-    let endpoint = first
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap_or_else(|| panic!("no endpoint in {first:?}"))
-        .to_string();
+    let (mut endpoint, mut tls_endpoint) = (None, None);
+    // The banner: "listening on http://…", maybe "listening on https://…", then "try: …".
+    for line in lines.by_ref().take(5) {
+        let line = line.expect("read stdout");
+        if line.trim_start().starts_with("try:") {
+            break;
+        }
+        let url = line.split_whitespace().find(|w| w.starts_with("http"));
+        match url {
+            Some(u) if u.starts_with("https://") => tls_endpoint = Some(u.to_string()),
+            Some(u) => endpoint = Some(u.to_string()),
+            None => {}
+        }
+    }
+    let endpoint = endpoint.expect("shardline printed no endpoint");
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines.by_ref() {});
     wait_healthy(&endpoint);
-    (child, endpoint)
+    (child, endpoint, tls_endpoint)
 }
 
 fn wait_healthy(endpoint: &str) {
@@ -149,7 +159,28 @@ fn http_post(url: &str) -> u16 {
 }
 
 pub fn client(endpoint: &str, attempts: u32) -> Client {
-    let config = aws_sdk_kinesis::Config::builder()
+    Client::from_conf(config(endpoint, attempts).build())
+}
+
+/// A client for the HTTPS endpoint that trusts the given PEM certificate.
+pub fn tls_client(endpoint: &str, cert_pem: &[u8]) -> Client {
+    use aws_smithy_http_client::tls;
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(
+            tls::TlsContext::builder()
+                .with_trust_store(tls::TrustStore::empty().with_pem_certificate(cert_pem.to_vec()))
+                .build()
+                .expect("tls context"),
+        )
+        .build_https();
+    Client::from_conf(config(endpoint, 1).http_client(http).build())
+}
+
+fn config(endpoint: &str, attempts: u32) -> aws_sdk_kinesis::config::Builder {
+    aws_sdk_kinesis::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
@@ -162,8 +193,6 @@ pub fn client(endpoint: &str, attempts: u32) -> Client {
                 .operation_timeout(Duration::from_secs(30))
                 .build(),
         )
-        .build();
-    Client::from_conf(config)
 }
 
 /// The AWS error code of an SDK error.

@@ -1,0 +1,78 @@
+//! Choosing the body format by `Content-Type`: JSON 1.1 or AWS-CBOR 1.1. A response uses
+//! the request's format, errors included.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::{cbor, json, ApiError};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    Json,
+    Cbor,
+}
+
+impl Codec {
+    /// The codec for a `Content-Type` value (parameters after `;` ignored); `None` if neither.
+    pub fn for_content_type(content_type: &str) -> Option<Codec> {
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match essence.as_str() {
+            json::CONTENT_TYPE | "application/json" => Some(Codec::Json),
+            cbor::CONTENT_TYPE => Some(Codec::Cbor),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Codec::Json => json::CONTENT_TYPE,
+            Codec::Cbor => cbor::CONTENT_TYPE,
+        }
+    }
+
+    /// # Errors
+    /// `SerializationException` for a body that is not a valid instance of the shape.
+    pub fn decode<T: DeserializeOwned>(self, body: &[u8]) -> Result<T, ApiError> {
+        match self {
+            Codec::Json => json::decode(body),
+            Codec::Cbor => cbor::decode(body),
+        }
+    }
+
+    pub fn encode<T: Serialize>(self, value: &T) -> Vec<u8> {
+        match self {
+            Codec::Json => json::encode(value),
+            Codec::Cbor => cbor::encode(value),
+        }
+    }
+
+    pub fn encode_error(self, err: &ApiError) -> Vec<u8> {
+        match self {
+            Codec::Json => json::encode_error(err),
+            Codec::Cbor => cbor::encode_error(err),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        assert_eq!(
+            Codec::for_content_type("application/x-amz-json-1.1"),
+            Some(Codec::Json)
+        );
+        assert_eq!(
+            Codec::for_content_type("  application/x-amz-cbor-1.1 ; charset=x"),
+            Some(Codec::Cbor)
+        );
+        assert_eq!(Codec::for_content_type("text/plain"), None);
+    }
+}
