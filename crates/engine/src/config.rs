@@ -33,8 +33,10 @@ impl Default for EngineConfig {
     }
 }
 
-/// Who is calling: the account whose streams a request sees.
+/// Who is calling and what for: the account whose streams a request sees, and the
+/// operation (checked against resource policies when reaching into another account).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Caller {
     pub account_id: String,
+    pub operation: shardline_wire::Operation,
 }

@@ -100,6 +100,7 @@ impl Engine {
             tags: input.tags.unwrap_or_default(),
             shards,
             consumers: Vec::new(),
+            policy: None,
         };
         let partitions: Vec<u64> = meta.shards.iter().map(|s| s.partition).collect();
         if !self.catalog.insert(meta) {

@@ -376,8 +376,11 @@ impl Engine {
         let now = self.clock.now_ms();
         let token = input.shard_iterator.as_deref().unwrap_or_default();
         let it = ShardIterator::open(&self.sealer, token)
-            .filter(|it| it.created_ms <= now + 1000 && it.account == caller.account_id)
+            .filter(|it| it.created_ms <= now + 1000)
             .ok_or_else(|| ApiError::invalid_argument("Invalid ShardIterator."))?;
+        if it.account != caller.account_id {
+            self.authorize_cross_account(caller, &it.account, &it.stream)?;
+        }
         if now - it.created_ms.min(now) > self.config.iterator_ttl_ms {
             return Err(ApiError::new(
                 ErrorCode::ExpiredIterator,

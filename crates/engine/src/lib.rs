@@ -16,6 +16,7 @@ mod hashkey;
 mod iterator;
 mod listing;
 mod model;
+mod policy;
 mod records;
 mod resolve;
 mod seal;

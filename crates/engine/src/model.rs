@@ -72,6 +72,9 @@ pub struct StreamMeta {
     pub shards: Vec<ShardMeta>,
     #[serde(default)]
     pub consumers: Vec<ConsumerMeta>,
+    /// Resource policy document (JSON), as given to PutResourcePolicy.
+    #[serde(default)]
+    pub policy: Option<String>,
 }
 
 /// An enhanced fan-out consumer registered on a stream.

@@ -1,7 +1,7 @@
 //! Finding the stream a request names, and the messages AWS uses when it can't.
 
 use shardline_wire::shapes::NamesStream;
-use shardline_wire::{ApiError, ErrorCode};
+use shardline_wire::ApiError;
 
 use crate::catalog::StreamRef;
 use crate::error::Result;
@@ -42,20 +42,16 @@ impl Engine {
         caller: &Caller,
         input: &impl NamesStream,
     ) -> Result<StreamName> {
+        let mut account = caller.account_id.clone();
         let from_arn = match input.stream_arn() {
             Some(arn) => {
-                let (account, name) = parse_stream_arn(arn).ok_or_else(|| {
+                let (arn_account, name) = parse_stream_arn(arn).ok_or_else(|| {
                     ApiError::invalid_argument(format!("Invalid StreamARN: {arn}"))
                 })?;
-                if account != caller.account_id {
-                    return Err(ApiError::new(
-                        ErrorCode::AccessDenied,
-                        format!(
-                            "User in account {} is not authorized to access stream {name} under account {account}.",
-                            caller.account_id
-                        ),
-                    )
-                    .into());
+                if arn_account != caller.account_id {
+                    // Another account's stream: only where its resource policy allows it.
+                    self.authorize_cross_account(caller, arn_account, name)?;
+                    account = arn_account.to_string();
                 }
                 Some(name)
             }
@@ -79,7 +75,7 @@ impl Engine {
             }
         };
         Ok(StreamName {
-            account: caller.account_id.clone(),
+            account,
             name: name.to_string(),
         })
     }

@@ -4,7 +4,7 @@ use std::future::Future;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use shardline_engine::{EngineError, Subscription};
+use shardline_engine::{Caller, EngineError, Subscription};
 use shardline_wire::shapes::*;
 use shardline_wire::{ApiError, Codec, ErrorCode, Operation, Validate};
 
@@ -23,14 +23,13 @@ pub enum Reply {
 /// Runs one call.
 pub async fn call(
     shared: &Shared,
-    op: Operation,
+    c: &Caller,
     codec: Codec,
     body: &[u8],
 ) -> Result<Reply, ApiError> {
     let e = &*shared.engine;
-    let c = &shared.caller;
     let body = (codec, body);
-    match op {
+    match c.operation {
         Operation::CreateStream => empty(body, |i| e.create_stream(c, i)),
         Operation::DeleteStream => empty(body, |i| e.delete_stream(c, i)),
         Operation::DescribeStream => sync(body, |i| e.describe_stream(c, i)),
@@ -50,6 +49,13 @@ pub async fn call(
         Operation::ListStreamConsumers => sync(body, |i| e.list_stream_consumers(c, i)),
         Operation::DeregisterStreamConsumer => empty(body, |i: DeregisterStreamConsumerInput| {
             e.deregister_stream_consumer(c, i)
+        }),
+        Operation::PutResourcePolicy => empty(body, |i| e.put_resource_policy(c, i)),
+        Operation::GetResourcePolicy => sync(body, |i: GetResourcePolicyInput| {
+            e.get_resource_policy(c, i)
+        }),
+        Operation::DeleteResourcePolicy => empty(body, |i: DeleteResourcePolicyInput| {
+            e.delete_resource_policy(c, i)
         }),
         Operation::SubscribeToShard => {
             // Always JSON, even for clients that speak CBOR otherwise (reference §1.4).

@@ -17,12 +17,13 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
+use shardline_engine::Caller;
 use shardline_wire::{ApiError, Codec, ErrorCode, Operation};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::dispatch::Reply;
-use crate::{admin, dispatch, subscribe, Shared};
+use crate::{admin, auth, dispatch, subscribe, Shared};
 
 /// Response bodies: whole (most calls) or streamed (SubscribeToShard).
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -188,7 +189,8 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     let Some(op) = target.as_deref().and_then(Operation::from_target) else {
         return error(codec, &ApiError::bare(ErrorCode::UnknownOperation));
     };
-    let body = match Limited::new(req.into_body(), shared.config.max_body_bytes)
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, shared.config.max_body_bytes)
         .collect()
         .await
     {
@@ -214,7 +216,23 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             return error(codec, &ApiError::bare(ErrorCode::Serialization));
         }
     };
-    match dispatch::call(shared, op, codec, &body).await {
+    let caller = match &shared.config.credentials {
+        None => Caller {
+            account_id: shared.config.account_id.clone(),
+            operation: op,
+        },
+        Some(credentials) => {
+            let request = auth::RequestParts::new(&parts, &body);
+            match auth::verify(credentials, &request, SystemTime::now()) {
+                Ok(verified) => Caller {
+                    account_id: verified.account_id,
+                    operation: op,
+                },
+                Err(e) => return error(codec, &e),
+            }
+        }
+    };
+    match dispatch::call(shared, &caller, codec, &body).await {
         Ok(Reply::Body(out)) => body_response(codec, StatusCode::OK, out),
         // Operations without an output shape answer 200 with an empty body, as AWS does.
         Ok(Reply::Empty) => body_response(codec, StatusCode::OK, Vec::new()),

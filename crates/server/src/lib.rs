@@ -15,13 +15,15 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use shardline_engine::{Caller, Engine};
+use shardline_engine::Engine;
 
 /// Settings of the HTTP front end.
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
-    /// The account every request acts as (until authentication maps keys to accounts).
+    /// The account requests act as when authentication is off.
     pub account_id: String,
+    /// With SigV4 authentication on: the keys allowed in, each with its account.
+    pub credentials: Option<Arc<auth::Credentials>>,
     /// Allows `POST /_shardline/clock` to move the engine clock forward, for tests.
     pub test_clock: bool,
     /// Largest request body accepted.
@@ -36,6 +38,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             account_id: "000000000000".into(),
+            credentials: None,
             test_clock: false,
             max_body_bytes: 24 * 1024 * 1024,
             subscription_lifetime: Duration::from_secs(300),
@@ -47,7 +50,6 @@ impl Default for ServerConfig {
 pub(crate) struct Shared {
     pub engine: Arc<Engine>,
     pub config: ServerConfig,
-    pub caller: Caller,
 }
 
 pub use http::Listener;
@@ -63,12 +65,6 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let shared = Arc::new(Shared {
-        caller: Caller {
-            account_id: config.account_id.clone(),
-        },
-        engine,
-        config,
-    });
+    let shared = Arc::new(Shared { engine, config });
     http::serve(listeners, shared, shutdown, Duration::from_secs(5)).await
 }

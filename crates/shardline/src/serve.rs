@@ -7,9 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use shardline_engine::{Engine, EngineConfig};
 use shardline_log::{DiskOptions, DiskStorage, Durability, MemoryStorage, Storage};
-use shardline_server::{tls, Listener, ServerConfig};
+use shardline_server::{auth, tls, Listener, ServerConfig};
 
-use crate::settings::{DurabilityArg, Settings};
+use crate::settings::{AuthArg, DurabilityArg, Settings};
 
 pub fn run(s: Settings) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -110,11 +110,20 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         engine.clone(),
         Duration::from_millis(s.housekeeping_ms.max(10)),
     ));
+    let credentials = match (&s.auth, &s.credentials_file) {
+        (AuthArg::Sigv4, Some(path)) => Some(Arc::new(
+            auth::Credentials::load(path)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("loading credentials from {}", path.display()))?,
+        )),
+        _ => None,
+    };
     shardline_server::serve(
         listeners,
         engine,
         ServerConfig {
             account_id: s.account_id,
+            credentials,
             test_clock: s.test_clock,
             subscription_lifetime: Duration::from_secs(s.subscription_secs.max(1)),
             ..ServerConfig::default()

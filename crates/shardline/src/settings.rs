@@ -18,6 +18,15 @@ pub enum DurabilityArg {
     Relaxed,
 }
 
+#[derive(Clone, Copy, Debug, Deserialize, ValueEnum, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthArg {
+    /// Accept any well-formed request, as local emulators do.
+    None,
+    /// Require AWS Signature Version 4 with a key from the credentials file.
+    Sigv4,
+}
+
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// Configuration file [default: ./shardline.toml if present]
@@ -77,6 +86,12 @@ pub struct ServeArgs {
     /// Allow POST /_shardline/clock?advance_ms=N to move the clock forward (tests only)
     #[arg(long, env = "SHARDLINE_TEST_CLOCK")]
     pub test_clock: bool,
+    /// Authentication [default: none]
+    #[arg(long, env = "SHARDLINE_AUTH", value_enum)]
+    pub auth: Option<AuthArg>,
+    /// TOML file of access keys ([[key]] access_key_id, secret_access_key, account_id)
+    #[arg(long, env = "SHARDLINE_CREDENTIALS_FILE")]
+    pub credentials_file: Option<PathBuf>,
     /// Allow listening on a non-loopback address without authentication
     #[arg(long, env = "SHARDLINE_ALLOW_ANONYMOUS")]
     pub allow_anonymous: bool,
@@ -107,6 +122,8 @@ struct FileSettings {
     subscription_secs: Option<u64>,
     housekeeping_ms: Option<u64>,
     test_clock: Option<bool>,
+    auth: Option<AuthArg>,
+    credentials_file: Option<PathBuf>,
     allow_anonymous: Option<bool>,
     log: Option<String>,
 }
@@ -132,6 +149,8 @@ pub struct Settings {
     pub subscription_secs: u64,
     pub housekeeping_ms: u64,
     pub test_clock: bool,
+    pub auth: AuthArg,
+    pub credentials_file: Option<PathBuf>,
     pub log: String,
 }
 
@@ -184,10 +203,15 @@ impl Settings {
                 .or(file.housekeeping_ms)
                 .unwrap_or(1000),
             test_clock: args.test_clock || file.test_clock.unwrap_or(false),
+            auth: args.auth.or(file.auth).unwrap_or(AuthArg::None),
+            credentials_file: args.credentials_file.or(file.credentials_file),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         };
         let allow_anonymous = args.allow_anonymous || file.allow_anonymous.unwrap_or(false);
-        if !s.host.is_loopback() && !allow_anonymous {
+        if s.auth == AuthArg::Sigv4 && s.credentials_file.is_none() {
+            bail!("--auth sigv4 needs --credentials-file with the keys to accept");
+        }
+        if !s.host.is_loopback() && s.auth == AuthArg::None && !allow_anonymous {
             bail!(
                 "refusing to listen on {} without authentication; pass --allow-anonymous to accept \
                  unauthenticated requests from the network",

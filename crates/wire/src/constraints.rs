@@ -316,3 +316,35 @@ impl Validate for SubscribeToShardInput {
         }
     }
 }
+
+const RESOURCE_ARN: Pattern = Pattern {
+    regex: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+",
+    matches: |s| s.starts_with("arn:aws") && s.contains(":kinesis:") && s.contains("stream/"),
+};
+
+impl Validate for PutResourcePolicyInput {
+    fn check(&self, v: &mut Violations) {
+        v.required("resourceARN", self.resource_arn.as_ref());
+        v.string(
+            "resourceARN",
+            self.resource_arn.as_deref(),
+            1,
+            2048,
+            Some(RESOURCE_ARN),
+        );
+        v.required("policy", self.policy.as_ref());
+    }
+}
+
+impl Validate for ResourceRef {
+    fn check(&self, v: &mut Violations) {
+        v.required("resourceARN", self.resource_arn.as_ref());
+        v.string(
+            "resourceARN",
+            self.resource_arn.as_deref(),
+            1,
+            2048,
+            Some(RESOURCE_ARN),
+        );
+    }
+}

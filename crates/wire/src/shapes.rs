@@ -466,3 +466,30 @@ pub struct SubscribeToShardEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub child_shards: Option<Vec<ChildShard>>,
 }
+
+// ---------------------------------------------------------------- resource policies
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PutResourcePolicyInput {
+    #[serde(rename = "ResourceARN")]
+    pub resource_arn: Option<String>,
+    pub policy: Option<String>,
+}
+
+/// Inputs naming one resource by ARN.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ResourceRef {
+    #[serde(rename = "ResourceARN")]
+    pub resource_arn: Option<String>,
+}
+
+pub type GetResourcePolicyInput = ResourceRef;
+pub type DeleteResourcePolicyInput = ResourceRef;
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetResourcePolicyOutput {
+    pub policy: String,
+}
