@@ -101,6 +101,8 @@ impl Engine {
             shards,
             consumers: Vec::new(),
             policy: None,
+            updating_until_ms: None,
+            scaling_history: Vec::new(),
         };
         let partitions: Vec<u64> = meta.shards.iter().map(|s| s.partition).collect();
         if !self.catalog.insert(meta) {

@@ -18,6 +18,7 @@ mod listing;
 mod model;
 mod policy;
 mod records;
+mod resharding;
 mod resolve;
 mod seal;
 mod seqnum;

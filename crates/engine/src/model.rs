@@ -38,6 +38,7 @@ impl StreamMode {
 pub enum StreamStatus {
     Creating,
     Active,
+    Updating,
     Deleting,
 }
 
@@ -46,13 +47,14 @@ impl StreamStatus {
         match self {
             StreamStatus::Creating => "CREATING",
             StreamStatus::Active => "ACTIVE",
+            StreamStatus::Updating => "UPDATING",
             StreamStatus::Deleting => "DELETING",
         }
     }
 
     /// Whether records can be written and read.
     pub fn is_readable(self) -> bool {
-        matches!(self, StreamStatus::Active)
+        matches!(self, StreamStatus::Active | StreamStatus::Updating)
     }
 }
 
@@ -75,6 +77,12 @@ pub struct StreamMeta {
     /// Resource policy document (JSON), as given to PutResourcePolicy.
     #[serde(default)]
     pub policy: Option<String>,
+    /// UPDATING until then, after a reshard.
+    #[serde(default)]
+    pub updating_until_ms: Option<u64>,
+    /// When UpdateShardCount ran, for its limit of 10 calls a rolling day.
+    #[serde(default)]
+    pub scaling_history: Vec<u64>,
 }
 
 /// An enhanced fan-out consumer registered on a stream.
@@ -136,6 +144,8 @@ impl StreamMeta {
             StreamStatus::Deleting
         } else if now_ms < self.active_at_ms {
             StreamStatus::Creating
+        } else if self.updating_until_ms.is_some_and(|t| now_ms < t) {
+            StreamStatus::Updating
         } else {
             StreamStatus::Active
         }

@@ -47,6 +47,9 @@ pub struct Bounds {
     pub end: u64,
     /// Timestamp of the newest visible entry, if any.
     pub last_timestamp_ms: Option<u64>,
+    /// One past the newest entry appended, visible yet or not: where the partition ends if
+    /// no more appends come (with strict durability, `end` catches up once fsynced).
+    pub appended_end: u64,
 }
 
 /// Result of an append: the offsets and timestamp assigned, and a future that resolves once

@@ -131,6 +131,7 @@ impl Storage for MemoryStorage {
             start: p.start,
             end: p.end(),
             last_timestamp_ms: p.entries.back().map(|(ts, _)| *ts),
+            appended_end: p.end(),
         })
     }
 

@@ -50,6 +50,9 @@ pub async fn call(
         Operation::DeregisterStreamConsumer => empty(body, |i: DeregisterStreamConsumerInput| {
             e.deregister_stream_consumer(c, i)
         }),
+        Operation::SplitShard => empty(body, |i| e.split_shard(c, i)),
+        Operation::MergeShards => empty(body, |i| e.merge_shards(c, i)),
+        Operation::UpdateShardCount => sync(body, |i| e.update_shard_count(c, i)),
         Operation::PutResourcePolicy => empty(body, |i| e.put_resource_policy(c, i)),
         Operation::GetResourcePolicy => sync(body, |i: GetResourcePolicyInput| {
             e.get_resource_policy(c, i)

@@ -348,3 +348,52 @@ impl Validate for ResourceRef {
         );
     }
 }
+
+impl Validate for SplitShardInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        v.required("shardToSplit", self.shard_to_split.as_ref());
+        name(v, "shardToSplit", self.shard_to_split.as_deref());
+        v.required("newStartingHashKey", self.new_starting_hash_key.as_ref());
+        pattern_only(
+            v,
+            "newStartingHashKey",
+            self.new_starting_hash_key.as_deref(),
+            HASH_KEY,
+        );
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for MergeShardsInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        v.required("shardToMerge", self.shard_to_merge.as_ref());
+        name(v, "shardToMerge", self.shard_to_merge.as_deref());
+        v.required(
+            "adjacentShardToMerge",
+            self.adjacent_shard_to_merge.as_ref(),
+        );
+        name(
+            v,
+            "adjacentShardToMerge",
+            self.adjacent_shard_to_merge.as_deref(),
+        );
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for UpdateShardCountInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        v.required("targetShardCount", self.target_shard_count.as_ref());
+        v.int("targetShardCount", self.target_shard_count, Some(1), None);
+        v.required("scalingType", self.scaling_type.as_ref());
+        v.one_of(
+            "scalingType",
+            self.scaling_type.as_deref(),
+            &["UNIFORM_SCALING"],
+        );
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}

@@ -489,6 +489,7 @@ impl Partition {
             start,
             end,
             last_timestamp_ms: if start < end { st.visible_ts } else { None },
+            appended_end: st.next_offset(),
         })
     }
 

@@ -1,0 +1,374 @@
+//! Resharding: SplitShard, MergeShards, UpdateShardCount. All three are built from two steps
+//! on the stream's metadata, done under the stream's write lock so no write can land in a
+//! shard after it closes:
+//!
+//! - split: close an open shard at its current end; two children divide its hash range,
+//!   each with `ParentShardId` = the parent;
+//! - merge: close two adjacent open shards; one child covers both ranges, with
+//!   `ParentShardId` and `AdjacentParentShardId`.
+//!
+//! UpdateShardCount (uniform scaling) splits every open shard at each boundary of the target
+//! layout (`i·⌊2^128/N⌋`) that falls inside it, then merges the pieces inside each target range,
+//! so the result is exactly N equal shards and every step has a valid lineage. As on AWS, the
+//! short-lived shards in between count towards the shard limit and close at once.
+
+use shardline_wire::shapes::{
+    Empty, MergeShardsInput, SplitShardInput, UpdateShardCountInput, UpdateShardCountOutput,
+};
+use shardline_wire::{ApiError, ErrorCode};
+
+use crate::catalog::{Stream, StreamRef};
+use crate::error::Result;
+use crate::hashkey::uniform_ranges;
+use crate::model::{parse_shard_id, ClosedShard, ShardMeta, StreamMode, StreamStatus};
+use crate::resolve::StreamName;
+use crate::{Caller, Engine};
+
+/// UpdateShardCount calls allowed per stream in a rolling 24 hours (AWS default).
+const SCALINGS_PER_DAY: usize = 10;
+const MAX_SHARDS_PER_STREAM: u32 = 10_000;
+const DAY_MS: u64 = 86_400_000;
+
+impl Engine {
+    pub fn split_shard(&self, caller: &Caller, input: SplitShardInput) -> Result<Empty> {
+        let (n, stream) = self.reshardable(caller, &input, "SplitShard")?;
+        let given = input.shard_to_split.unwrap_or_default();
+        let key_text = input.new_starting_hash_key.unwrap_or_default();
+        // The limit is checked before taking the stream's write lock: it reads every stream.
+        self.check_shard_limit(&n.account, 1)?;
+        {
+            let mut s = stream.write();
+            let pos = open_shard(&s, &n, &given)?;
+            let (start, end) = s.meta.shards[pos].hash_range();
+            let key: u128 = key_text.parse().unwrap_or(u128::MAX);
+            if !(key > start.saturating_add(1) && key < end) {
+                return Err(ApiError::invalid_argument(format!(
+                    "NewStartingHashKey {key_text} used in SplitShard() on shard {} in stream {} under account {} is not both greater than one plus the shard's StartingHashKey {start} and less than the shard's EndingHashKey {end}.",
+                    s.meta.shards[pos].id(), n.name, n.account
+                ))
+                .into());
+            }
+            let now = self.clock.now_ms();
+            self.split(&mut s, pos, key, now)?;
+            self.finish_reshard(&mut s, now);
+        }
+        self.commit_reshard()?;
+        Ok(Empty {})
+    }
+
+    pub fn merge_shards(&self, caller: &Caller, input: MergeShardsInput) -> Result<Empty> {
+        let (n, stream) = self.reshardable(caller, &input, "MergeShards")?;
+        let a_id = input.shard_to_merge.unwrap_or_default();
+        let b_id = input.adjacent_shard_to_merge.unwrap_or_default();
+        {
+            let mut s = stream.write();
+            let a = open_shard(&s, &n, &a_id)?;
+            let b = open_shard(&s, &n, &b_id)?;
+            let (ra, rb) = (s.meta.shards[a].hash_range(), s.meta.shards[b].hash_range());
+            let adjacent = ra.1.checked_add(1) == Some(rb.0) || rb.1.checked_add(1) == Some(ra.0);
+            if a == b || !adjacent {
+                return Err(ApiError::invalid_argument(format!(
+                    "Shards {} and {} in stream {} under account {} are not an adjacent pair of shards eligible for merging",
+                    s.meta.shards[a].id(), s.meta.shards[b].id(), n.name, n.account
+                ))
+                .into());
+            }
+            let now = self.clock.now_ms();
+            self.merge(&mut s, a, b, now)?;
+            self.finish_reshard(&mut s, now);
+        }
+        self.commit_reshard()?;
+        Ok(Empty {})
+    }
+
+    pub fn update_shard_count(
+        &self,
+        caller: &Caller,
+        input: UpdateShardCountInput,
+    ) -> Result<UpdateShardCountOutput> {
+        let (n, stream) = self.reshardable(caller, &input, "UpdateShardCount")?;
+        let target = u32::try_from(input.target_shard_count.unwrap_or(1)).unwrap_or(u32::MAX);
+        let now = self.clock.now_ms();
+        let planned = uniform_plan(&stream.read(), target).new_shards;
+        self.check_shard_limit(&n.account, planned)?;
+        let (current, arn) = {
+            let mut s = stream.write();
+            let current = s.meta.open_shards().count() as u32;
+            let refuse =
+                |why: String| -> Result<()> { Err(ApiError::invalid_argument(why).into()) };
+            if target > current.saturating_mul(2) {
+                refuse(format!("UpdateShardCount cannot scale up over double your current open shard count. Current open shard count: {current} Target shard count: {target}"))?;
+            }
+            if target.saturating_mul(2) < current {
+                refuse(format!("UpdateShardCount cannot scale down below half your current open shard count. Current open shard count: {current} Target shard count: {target}"))?;
+            }
+            if target > MAX_SHARDS_PER_STREAM {
+                refuse(format!("UpdateShardCount cannot scale up to more than {MAX_SHARDS_PER_STREAM} shards in a stream. Target shard count: {target}"))?;
+            }
+            s.meta
+                .scaling_history
+                .retain(|t| now.saturating_sub(*t) < DAY_MS);
+            if s.meta.scaling_history.len() >= SCALINGS_PER_DAY {
+                return Err(ApiError::new(
+                    ErrorCode::LimitExceeded,
+                    format!("Stream {} under account {} has already been scaled {SCALINGS_PER_DAY} times in the last 24 hours.", n.name, n.account),
+                )
+                .into());
+            }
+            let plan = uniform_plan(&s, target);
+            if target != current || !plan.splits.is_empty() {
+                for (index, key) in plan.splits {
+                    let pos = s
+                        .meta
+                        .shards
+                        .iter()
+                        .position(|sh| sh.index == index)
+                        .unwrap_or(0);
+                    self.split(&mut s, pos, key, now)?;
+                }
+                for group in plan_merges(&s, target) {
+                    let mut acc = group[0];
+                    for &next in &group[1..] {
+                        let a = s
+                            .meta
+                            .shards
+                            .iter()
+                            .position(|sh| sh.index == acc)
+                            .unwrap_or(0);
+                        let b = s
+                            .meta
+                            .shards
+                            .iter()
+                            .position(|sh| sh.index == next)
+                            .unwrap_or(0);
+                        let child = self.merge(&mut s, a, b, now)?;
+                        acc = s
+                            .meta
+                            .shards
+                            .iter()
+                            .find(|sh| sh.partition == child)
+                            .map_or(acc, |sh| sh.index);
+                    }
+                }
+                s.meta.scaling_history.push(now);
+                self.finish_reshard(&mut s, now);
+            }
+            (current, s.meta.arn(&self.config.region))
+        };
+        self.commit_reshard()?;
+        Ok(UpdateShardCountOutput {
+            stream_name: n.name,
+            current_shard_count: i64::from(current),
+            target_shard_count: i64::from(target),
+            stream_arn: arn,
+        })
+    }
+
+    /// The stream of a resharding request: ACTIVE and provisioned.
+    fn reshardable(
+        &self,
+        caller: &Caller,
+        input: &impl shardline_wire::shapes::NamesStream,
+        op: &str,
+    ) -> Result<(StreamName, StreamRef)> {
+        let (n, stream) = self.find_stream(caller, input)?;
+        let now = self.clock.now_ms();
+        {
+            let s = stream.read();
+            let status = s.meta.status(now);
+            if status != StreamStatus::Active {
+                return Err(ApiError::resource_in_use(format!(
+                    "Stream {} under account {} not ACTIVE, instead in state {}",
+                    n.name,
+                    n.account,
+                    status.as_str()
+                ))
+                .into());
+            }
+            if s.meta.mode == StreamMode::OnDemand {
+                return Err(ApiError::new(
+                    ErrorCode::Validation,
+                    format!("{op} is not supported for stream {} under account {} because it is in ON_DEMAND mode.", n.name, n.account),
+                )
+                .into());
+            }
+        }
+        Ok((n, stream))
+    }
+
+    fn check_shard_limit(&self, account: &str, additional: u32) -> Result<()> {
+        let open: u32 = self
+            .catalog
+            .list(account, None)
+            .iter()
+            .map(|s| s.read().meta.open_shards().count() as u32)
+            .sum();
+        if u64::from(open) + u64::from(additional) > u64::from(self.config.shard_limit) {
+            return Err(ApiError::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "This request would exceed the shard limit for the account {account} in {}. Current shard count for the account: {open}. Limit: {}. Number of additional shards that would have resulted from this request: {additional}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
+                    self.config.region, self.config.shard_limit
+                ),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Closes the shard at `pos` where its writes end now.
+    fn close(&self, s: &mut Stream, pos: usize, now: u64) -> Result<()> {
+        let end_offset = self
+            .storage
+            .bounds(s.meta.shards[pos].partition)?
+            .appended_end;
+        s.meta.shards[pos].closed = Some(ClosedShard {
+            end_offset,
+            closed_ms: now,
+        });
+        Ok(())
+    }
+
+    /// A new open shard; its partition is created at once, because a later step of the same
+    /// UpdateShardCount may close it again. (A crash before the manifest is written leaves
+    /// only orphan partitions, removed at the next start.)
+    fn new_shard(
+        &self,
+        s: &Stream,
+        range: (u128, u128),
+        parent: u32,
+        adjacent: Option<u32>,
+        now: u64,
+    ) -> Result<ShardMeta> {
+        let partition = self.catalog.allocate_partition();
+        self.storage.create_partition(partition)?;
+        Ok(ShardMeta {
+            index: s.meta.shards.len() as u32,
+            partition,
+            start_hash: range.0.to_string(),
+            end_hash: range.1.to_string(),
+            parent: Some(parent),
+            adjacent_parent: adjacent,
+            created_ms: now,
+            closed: None,
+        })
+    }
+
+    /// Splits the open shard at `pos` so the second child starts at `key`.
+    fn split(&self, s: &mut Stream, pos: usize, key: u128, now: u64) -> Result<()> {
+        let (start, end) = s.meta.shards[pos].hash_range();
+        let parent = s.meta.shards[pos].index;
+        self.close(s, pos, now)?;
+        let a = self.new_shard(s, (start, key - 1), parent, None, now)?;
+        s.meta.shards.push(a);
+        let b = self.new_shard(s, (key, end), parent, None, now)?;
+        s.meta.shards.push(b);
+        Ok(())
+    }
+
+    /// Merges two adjacent open shards; returns the child's partition.
+    fn merge(&self, s: &mut Stream, a: usize, b: usize, now: u64) -> Result<u64> {
+        let (ra, rb) = (s.meta.shards[a].hash_range(), s.meta.shards[b].hash_range());
+        let range = (ra.0.min(rb.0), ra.1.max(rb.1));
+        let (pa, pb) = (s.meta.shards[a].index, s.meta.shards[b].index);
+        self.close(s, a, now)?;
+        self.close(s, b, now)?;
+        let child = self.new_shard(s, range, pa, Some(pb), now)?;
+        let partition = child.partition;
+        s.meta.shards.push(child);
+        Ok(partition)
+    }
+
+    fn finish_reshard(&self, s: &mut Stream, now: u64) {
+        s.meta.updating_until_ms = Some(now + self.config.create_delay_ms);
+        s.rebuild_routes();
+    }
+
+    /// Records the new layout. Writes already go to the children: the routing table was
+    /// rebuilt under the write lock.
+    fn commit_reshard(&self) -> Result<()> {
+        self.persist()
+    }
+}
+
+/// Finds an open shard of the stream by id, with AWS's messages when it is missing or closed.
+fn open_shard(s: &Stream, n: &StreamName, given: &str) -> Result<usize> {
+    let missing = || {
+        ApiError::resource_not_found(format!(
+            "Could not find shard {given} in stream {} under account {}.",
+            n.name, n.account
+        ))
+    };
+    let index = parse_shard_id(given).ok_or_else(missing)?;
+    let pos = s
+        .meta
+        .shards
+        .iter()
+        .position(|sh| sh.index == index)
+        .ok_or_else(missing)?;
+    if s.meta.shards[pos].closed.is_some() {
+        return Err(ApiError::resource_in_use(format!(
+            "Shard {} in stream {} under account {} has already been merged or split, and thus is not eligible for merging or splitting.",
+            s.meta.shards[pos].id(),
+            n.name,
+            n.account
+        ))
+        .into());
+    }
+    Ok(pos)
+}
+
+struct UniformPlan {
+    /// (shard index, split key) for every target boundary strictly inside an open shard.
+    splits: Vec<(u32, u128)>,
+    /// Shards that will be created, short-lived ones included.
+    new_shards: u32,
+}
+
+fn uniform_plan(s: &Stream, target: u32) -> UniformPlan {
+    let boundaries: Vec<u128> = uniform_ranges(target).iter().skip(1).map(|r| r.0).collect();
+    let mut splits = Vec::new();
+    let mut pieces = 0u32;
+    for sh in s.meta.open_shards() {
+        let (start, end) = sh.hash_range();
+        let inside: Vec<u128> = boundaries
+            .iter()
+            .copied()
+            .filter(|b| *b > start && *b <= end)
+            .collect();
+        pieces += inside.len() as u32 + 1;
+        // Splitting one shard at several keys: split at the first, then the upper child at
+        // the next, and so on; recorded as (index of the shard split, key).
+        let mut index = sh.index;
+        let mut next_index = s.meta.shards.len() as u32 + 2 * splits.len() as u32;
+        for key in inside {
+            splits.push((index, key));
+            index = next_index + 1; // the upper child
+            next_index += 2;
+        }
+    }
+    let merges = pieces.saturating_sub(target);
+    UniformPlan {
+        new_shards: 2 * splits.len() as u32 + merges,
+        splits,
+    }
+}
+
+/// After the splits, the open shards inside each target range, in hash order, to merge.
+fn plan_merges(s: &Stream, target: u32) -> Vec<Vec<u32>> {
+    let mut open: Vec<&ShardMeta> = s.meta.open_shards().collect();
+    open.sort_by_key(|sh| sh.hash_range().0);
+    uniform_ranges(target)
+        .into_iter()
+        .map(|(start, end)| {
+            open.iter()
+                .filter(|sh| {
+                    let (a, b) = sh.hash_range();
+                    a >= start && b <= end
+                })
+                .map(|sh| sh.index)
+                .collect::<Vec<u32>>()
+        })
+        .filter(|group| group.len() > 1)
+        .collect()
+}
