@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::model::{CatalogData, ShardMeta, StreamMeta, MANIFEST_VERSION};
+use crate::model::{AccountSettings, CatalogData, ShardMeta, StreamMeta, MANIFEST_VERSION};
 
 /// (account id, stream name)
 pub type StreamKey = (String, String);
@@ -62,6 +62,7 @@ pub type StreamRef = Arc<RwLock<Stream>>;
 
 pub struct Catalog {
     streams: RwLock<BTreeMap<StreamKey, StreamRef>>,
+    pub accounts: RwLock<BTreeMap<String, AccountSettings>>,
     next_partition: AtomicU64,
     pub token_key: [u8; 32],
     /// Serialises manifest writes so a later snapshot is never overwritten by an earlier one.
@@ -69,7 +70,8 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn from_data(data: CatalogData, token_key: [u8; 32]) -> Self {
+    pub fn from_data(mut data: CatalogData, token_key: [u8; 32]) -> Self {
+        let accounts = std::mem::take(&mut data.accounts);
         let streams = data
             .streams
             .into_iter()
@@ -82,6 +84,7 @@ impl Catalog {
             .collect();
         Catalog {
             streams: RwLock::new(streams),
+            accounts: RwLock::new(accounts),
             next_partition: AtomicU64::new(data.next_partition),
             token_key,
             persist_lock: Mutex::new(()),
@@ -138,6 +141,7 @@ impl Catalog {
             token_key: token_key_hex,
             next_partition: self.next_partition.load(Ordering::Relaxed),
             streams: streams.values().map(|s| s.read().meta.clone()).collect(),
+            accounts: self.accounts.read().clone(),
         }
     }
 

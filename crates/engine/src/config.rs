@@ -16,6 +16,10 @@ pub struct EngineConfig {
     pub on_demand_shards: u32,
     /// Retention of new streams, in hours (AWS: 24).
     pub default_retention_hours: u32,
+    /// Wraps the per-stream data keys of encrypted streams.
+    pub master_key: [u8; 32],
+    /// KMS key ids accepted besides `alias/aws/kinesis`.
+    pub kms_keys: Vec<String>,
 }
 
 impl Default for EngineConfig {
@@ -29,6 +33,8 @@ impl Default for EngineConfig {
             shard_limit: 20_000,
             on_demand_shards: 4,
             default_retention_hours: 24,
+            master_key: [0; 32],
+            kms_keys: Vec::new(),
         }
     }
 }

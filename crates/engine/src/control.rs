@@ -103,6 +103,10 @@ impl Engine {
             policy: None,
             updating_until_ms: None,
             scaling_history: Vec::new(),
+            shard_level_metrics: Vec::new(),
+            warm_throughput_mibps: input.warm_throughput_mi_bps,
+            encryption: None,
+            data_keys: Vec::new(),
         };
         let partitions: Vec<u64> = meta.shards.iter().map(|s| s.partition).collect();
         if !self.catalog.insert(meta) {
@@ -179,9 +183,11 @@ impl Engine {
                 has_more_shards,
                 retention_period_hours: i64::from(m.retention_hours),
                 stream_creation_timestamp: Timestamp::from_millis(m.created_ms as i64),
-                enhanced_monitoring: vec![EnhancedMetrics::default()],
-                encryption_type: "NONE".into(),
-                key_id: None,
+                enhanced_monitoring: vec![EnhancedMetrics {
+                    shard_level_metrics: m.shard_level_metrics.clone(),
+                }],
+                encryption_type: encryption_type(m).into(),
+                key_id: m.encryption.as_ref().map(|e| e.key_id.clone()),
             },
         })
     }
@@ -203,9 +209,11 @@ impl Engine {
                 stream_mode_details: mode_details(m.mode),
                 retention_period_hours: i64::from(m.retention_hours),
                 stream_creation_timestamp: Timestamp::from_millis(m.created_ms as i64),
-                enhanced_monitoring: vec![EnhancedMetrics::default()],
-                encryption_type: "NONE".into(),
-                key_id: None,
+                enhanced_monitoring: vec![EnhancedMetrics {
+                    shard_level_metrics: m.shard_level_metrics.clone(),
+                }],
+                encryption_type: encryption_type(m).into(),
+                key_id: m.encryption.as_ref().map(|e| e.key_id.clone()),
                 open_shard_count: m.open_shards().count() as i64,
                 consumer_count: m
                     .consumers
@@ -391,6 +399,14 @@ impl Engine {
             .shards
             .iter()
             .filter(move |sh| sh.closed.as_ref().is_none_or(|c| c.closed_ms >= cutoff))
+    }
+}
+
+pub(crate) fn encryption_type(m: &StreamMeta) -> &'static str {
+    if m.encryption.is_some() {
+        "KMS"
+    } else {
+        "NONE"
     }
 }
 

@@ -6,8 +6,12 @@ use shardline_wire::shapes::*;
 use shardline_wire::validate::{Shown, Violations};
 use shardline_wire::{ApiError, Blob, ErrorCode, Timestamp};
 
+use bytes::Bytes;
+
 use crate::catalog::{Stream, StreamRef};
 use crate::clock::java_date;
+use crate::control::encryption_type;
+use crate::encryption::DataKey;
 use crate::error::Result;
 use crate::hashkey::{hash_partition_key, parse_hash_key};
 use crate::iterator::ShardIterator;
@@ -47,10 +51,10 @@ impl Engine {
                 .into());
             }
         }
-        let (shard, appended) = {
+        let (shard, appended, encryption) = {
             let s = stream.read();
             check_record_size(&s, "data", &partition_key, &data.0)?;
-            let routed = route(
+            let routed = self.route(
                 &s,
                 &partition_key,
                 input.explicit_hash_key.as_deref(),
@@ -62,7 +66,7 @@ impl Engine {
                 self.clock.now_ms(),
                 &[routed.payload.as_slice()],
             )?;
-            (shard, appended)
+            (shard, appended, encryption_type(&s.meta))
         };
         let Appended {
             first_offset,
@@ -73,7 +77,7 @@ impl Engine {
         Ok(PutRecordOutput {
             shard_id: shard.id(),
             sequence_number: shard.sequence_number(first_offset, timestamp_ms),
-            encryption_type: "NONE".into(),
+            encryption_type: encryption.into(),
         })
     }
 
@@ -86,7 +90,7 @@ impl Engine {
         let entries = input.records.unwrap_or_default();
         // Validate everything first: a bad entry fails the whole call, nothing written.
         let mut total = 0usize;
-        let (shards, batches) = {
+        let (shards, batches, encryption) = {
             let s = stream.read();
             let mut routed = Vec::with_capacity(entries.len());
             for (i, e) in entries.iter().enumerate() {
@@ -94,7 +98,7 @@ impl Engine {
                 let data = e.data.as_ref().map_or(&[][..], |d| &d.0[..]);
                 check_record_size(&s, &format!("records.{}.member.data", i + 1), key, data)?;
                 total += key.len() + data.len();
-                routed.push(route(&s, key, e.explicit_hash_key.as_deref(), data)?);
+                routed.push(self.route(&s, key, e.explicit_hash_key.as_deref(), data)?);
             }
             if total > PUT_RECORDS_MAX_BYTES {
                 return Err(ApiError::invalid_argument("Records size exceeds 10 MB limit").into());
@@ -119,7 +123,7 @@ impl Engine {
                     .append(s.meta.shards[pos].partition, now, &payloads);
                 batches.push((pos, members, result));
             }
-            (s.meta.shards.clone(), batches)
+            (s.meta.shards.clone(), batches, encryption_type(&s.meta))
         };
 
         let mut results = vec![PutRecordsResultEntry::default(); entries.len()];
@@ -151,7 +155,7 @@ impl Engine {
         Ok(PutRecordsOutput {
             failed_record_count: failed,
             records: results,
-            encryption_type: "NONE".into(),
+            encryption_type: encryption.into(),
         })
     }
 
@@ -406,7 +410,7 @@ impl Engine {
             .catalog
             .get(&it.account, &it.stream)
             .ok_or_else(missing)?;
-        let (shard, children, retention_ms) = {
+        let (shard, children, retention_ms, keys) = {
             let s = stream.read();
             let shard = s
                 .shard(it.shard_index)
@@ -417,6 +421,7 @@ impl Engine {
                 shard.clone(),
                 children_of(&s, &shard),
                 s.meta.retention_ms(),
+                s.meta.data_keys.clone(),
             )
         };
         let limit = input.limit.map_or(GET_RECORDS_MAX_COUNT, |l| l as usize);
@@ -430,7 +435,7 @@ impl Engine {
         )?;
         let next_offset = entries.last().map_or(it.offset, |e| e.offset + 1);
         let millis_behind_latest = self.millis_behind(&shard, &entries, next_offset, now)?;
-        let records = to_records(&shard, &entries)?;
+        let records = self.to_records(&shard, &keys, &entries)?;
         // At the end of a closed shard: no next iterator, and the children to go on with.
         let at_end = shard
             .closed
@@ -444,27 +449,6 @@ impl Engine {
             child_shards: at_end.then_some(children),
         })
     }
-}
-
-/// Turns stored entries into Kinesis records.
-pub(crate) fn to_records(shard: &ShardMeta, entries: &[Entry]) -> Result<Vec<Record>> {
-    entries
-        .iter()
-        .map(|e| {
-            let (partition_key, data) =
-                records::decode(&e.payload).ok_or_else(|| LogError::Corrupt {
-                    what: format!("record {} of partition {}", e.offset, shard.partition),
-                    detail: "unreadable record payload".into(),
-                })?;
-            Ok(Record {
-                sequence_number: shard.sequence_number(e.offset, e.timestamp_ms),
-                approximate_arrival_timestamp: Timestamp::from_millis(e.timestamp_ms as i64),
-                data: Blob(data),
-                partition_key,
-                encryption_type: "NONE".into(),
-            })
-        })
-        .collect()
 }
 
 /// Checks a record against the stream's maximum record size (data plus partition key).
@@ -492,9 +476,17 @@ fn check_record_size(s: &Stream, path: &str, key: &str, data: &[u8]) -> Result<(
     Ok(())
 }
 
-/// Finds the open shard for a record and encodes its payload.
-fn route(s: &Stream, key: &str, explicit_hash_key: Option<&str>, data: &[u8]) -> Result<Routed> {
-    let hash = match explicit_hash_key {
+impl Engine {
+    /// Finds the open shard for a record and encodes its payload (sealed if the stream is
+    /// encrypted).
+    fn route(
+        &self,
+        s: &Stream,
+        key: &str,
+        explicit_hash_key: Option<&str>,
+        data: &[u8],
+    ) -> Result<Routed> {
+        let hash = match explicit_hash_key {
         Some(ehk) => parse_hash_key(ehk).ok_or_else(|| {
             ApiError::invalid_argument(format!(
                 "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {ehk}"
@@ -502,11 +494,68 @@ fn route(s: &Stream, key: &str, explicit_hash_key: Option<&str>, data: &[u8]) ->
         })?,
         None => hash_partition_key(key),
     };
-    let (shard_pos, _) = s.route(hash).ok_or_else(ApiError::internal)?;
-    Ok(Routed {
-        shard_pos,
-        payload: records::encode(key, data),
-    })
+        let (shard_pos, _) = s.route(hash).ok_or_else(ApiError::internal)?;
+        let plain = records::encode(key, data);
+        let payload = match &s.meta.encryption {
+            None => plain,
+            Some(enc) => {
+                let key = s
+                    .meta
+                    .data_keys
+                    .iter()
+                    .find(|k| k.id == enc.data_key)
+                    .ok_or_else(ApiError::internal)?;
+                let sealed = self
+                    .keyring
+                    .encrypt(key, &plain)
+                    .ok_or_else(ApiError::internal)?;
+                records::encode_sealed(key.id, &sealed)
+            }
+        };
+        Ok(Routed { shard_pos, payload })
+    }
+
+    /// Turns stored entries into Kinesis records, decrypting sealed ones.
+    pub(crate) fn to_records(
+        &self,
+        shard: &ShardMeta,
+        keys: &[DataKey],
+        entries: &[Entry],
+    ) -> Result<Vec<Record>> {
+        let corrupt = |e: &Entry, detail: &str| LogError::Corrupt {
+            what: format!("record {} of partition {}", e.offset, shard.partition),
+            detail: detail.into(),
+        };
+        entries
+            .iter()
+            .map(|e| {
+                let (plain, encryption_type) = match records::classify(&e.payload) {
+                    Some(records::Stored::Plain(p)) => (p.clone(), "NONE"),
+                    Some(records::Stored::Sealed { key_id, sealed }) => {
+                        let key = keys
+                            .iter()
+                            .find(|k| k.id == key_id)
+                            .ok_or_else(|| corrupt(e, "unknown data key"))?;
+                        let plain = self
+                            .keyring
+                            .decrypt(key, sealed)
+                            .ok_or_else(|| corrupt(e, "record does not decrypt"))?;
+                        (Bytes::from(plain), "KMS")
+                    }
+                    None => return Err(corrupt(e, "unreadable record payload").into()),
+                };
+                let (partition_key, data) = records::decode(&plain)
+                    .ok_or_else(|| corrupt(e, "unreadable record payload"))?;
+                Ok(Record {
+                    sequence_number: shard.sequence_number(e.offset, e.timestamp_ms),
+                    approximate_arrival_timestamp: Timestamp::from_millis(e.timestamp_ms as i64),
+                    data: Blob(data),
+                    partition_key,
+                    encryption_type: encryption_type.into(),
+                })
+            })
+            .collect()
+    }
 }
 
 pub(crate) fn children_of(s: &Stream, shard: &ShardMeta) -> Vec<ChildShard> {

@@ -11,6 +11,7 @@ mod config;
 mod consumers;
 mod control;
 mod data;
+mod encryption;
 mod error;
 mod hashkey;
 mod iterator;
@@ -22,7 +23,9 @@ mod resharding;
 mod resolve;
 mod seal;
 mod seqnum;
+mod settings;
 mod subscription;
+mod tags;
 
 use std::sync::Arc;
 
@@ -47,6 +50,7 @@ pub struct Engine {
     catalog: Catalog,
     sealer: Sealer,
     subscriptions: Arc<subscription::Subscriptions>,
+    keyring: encryption::Keyring,
 }
 
 impl Engine {
@@ -66,6 +70,7 @@ impl Engine {
                     token_key: key.iter().map(|b| format!("{b:02x}")).collect(),
                     next_partition: 1,
                     streams: Vec::new(),
+                    accounts: Default::default(),
                 }
             }
         };
@@ -79,11 +84,12 @@ impl Engine {
             .ok_or_else(|| EngineError::Metadata("bad token key in manifest".into()))?;
         let engine = Engine {
             storage,
-            config,
             clock: Clock::default(),
             catalog: Catalog::from_data(data, key),
             sealer: Sealer::new(key),
             subscriptions: Arc::default(),
+            keyring: encryption::Keyring::new(&config.master_key),
+            config,
         };
         engine.reconcile()?;
         engine.persist()?;

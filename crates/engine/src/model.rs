@@ -15,6 +15,16 @@ pub struct CatalogData {
     pub token_key: String,
     pub next_partition: u64,
     pub streams: Vec<StreamMeta>,
+    /// Per-account settings (UpdateAccountSettings).
+    #[serde(default)]
+    pub accounts: std::collections::BTreeMap<String, AccountSettings>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct AccountSettings {
+    /// MinimumThroughputBillingCommitment: when it was enabled, and when it ended.
+    pub commitment_started_ms: Option<u64>,
+    pub commitment_ended_ms: Option<u64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,6 +93,24 @@ pub struct StreamMeta {
     /// When UpdateShardCount ran, for its limit of 10 calls a rolling day.
     #[serde(default)]
     pub scaling_history: Vec<u64>,
+    /// Shard-level metrics enabled with EnableEnhancedMonitoring.
+    #[serde(default)]
+    pub shard_level_metrics: Vec<String>,
+    #[serde(default)]
+    pub warm_throughput_mibps: Option<i64>,
+    /// Set while encryption is on: new records are sealed under `data_key`.
+    #[serde(default)]
+    pub encryption: Option<EncryptionState>,
+    /// Every data key the stream has used, so older records still read.
+    #[serde(default)]
+    pub data_keys: Vec<crate::encryption::DataKey>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EncryptionState {
+    /// The KMS key id as the client gave it.
+    pub key_id: String,
+    pub data_key: u64,
 }
 
 /// An enhanced fan-out consumer registered on a stream.

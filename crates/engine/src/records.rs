@@ -1,13 +1,19 @@
-//! How a Kinesis record is stored as a log entry payload:
-//! `[u8 format = 0][u16 LE partition-key length][partition key][data]`.
-//! The sequence number and arrival time are not stored: they derive from the entry's offset
-//! and timestamp.
+//! How a Kinesis record is stored as a log entry payload. The sequence number and arrival
+//! time are not stored: they derive from the entry's offset and timestamp.
+//!
+//! ```text
+//! plain:      [u8 0][body]
+//! encrypted:  [u8 1][u64 LE data key id][nonce (12)][AES-256-GCM(body) + tag (16)]
+//! body:       [u16 LE partition-key length][partition key][data]
+//! ```
 
 use bytes::Bytes;
 
 const FORMAT_PLAIN: u8 = 0;
+const FORMAT_SEALED: u8 = 1;
 
-pub fn encode(partition_key: &str, data: &[u8]) -> Vec<u8> {
+/// The body shared by both formats.
+pub fn body(partition_key: &str, data: &[u8]) -> Vec<u8> {
     let key = partition_key.as_bytes();
     let mut out = Vec::with_capacity(3 + key.len() + data.len());
     out.push(FORMAT_PLAIN);
@@ -17,7 +23,38 @@ pub fn encode(partition_key: &str, data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Splits a stored payload into (partition key, data) without copying the data.
+/// A plain payload: the body with its format byte (which `body` already wrote).
+pub fn encode(partition_key: &str, data: &[u8]) -> Vec<u8> {
+    body(partition_key, data)
+}
+
+/// An encrypted payload around `sealed`, the sealed form of a plain payload.
+pub fn encode_sealed(key_id: u64, sealed: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(9 + sealed.len());
+    out.push(FORMAT_SEALED);
+    out.extend_from_slice(&key_id.to_le_bytes());
+    out.extend_from_slice(sealed);
+    out
+}
+
+/// A stored payload, before decryption.
+pub enum Stored<'a> {
+    Plain(&'a Bytes),
+    Sealed { key_id: u64, sealed: &'a [u8] },
+}
+
+pub fn classify(payload: &Bytes) -> Option<Stored<'_>> {
+    match *payload.first()? {
+        FORMAT_PLAIN => Some(Stored::Plain(payload)),
+        FORMAT_SEALED if payload.len() >= 9 => Some(Stored::Sealed {
+            key_id: u64::from_le_bytes(payload[1..9].try_into().ok()?),
+            sealed: &payload[9..],
+        }),
+        _ => None,
+    }
+}
+
+/// Splits a plain payload into (partition key, data) without copying the data.
 pub fn decode(payload: &Bytes) -> Option<(String, Bytes)> {
     if payload.len() < 3 || payload[0] != FORMAT_PLAIN {
         return None;
@@ -42,5 +79,13 @@ mod tests {
         assert_eq!(k, "ключ");
         assert_eq!(&d[..], b"data");
         assert_eq!(decode(&Bytes::from_static(b"\x01\x00\x00")), None);
+        let s = Bytes::from(encode_sealed(42, b"xyz"));
+        match classify(&s) {
+            Some(Stored::Sealed { key_id, sealed }) => {
+                assert_eq!(key_id, 42);
+                assert_eq!(sealed, b"xyz");
+            }
+            _ => panic!("not sealed"),
+        }
     }
 }

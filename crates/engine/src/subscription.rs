@@ -12,7 +12,7 @@ use shardline_wire::{ApiError, ErrorCode};
 use tokio::sync::watch;
 
 use crate::consumers::parse_consumer_arn;
-use crate::data::{children_of, to_records};
+use crate::data::children_of;
 use crate::error::Result;
 use crate::model::{parse_shard_id, shard_id, ShardMeta};
 use crate::resolve::StreamName;
@@ -184,7 +184,7 @@ impl Engine {
             .catalog
             .get(&sub.stream.account, &sub.stream.name)
             .ok_or_else(gone)?;
-        let (shard, children, retention_ms): (ShardMeta, Vec<ChildShard>, u64) = {
+        let (shard, children, retention_ms, keys): (ShardMeta, Vec<ChildShard>, u64, _) = {
             let s = stream.read();
             let shard = s
                 .shard(sub.shard_index)
@@ -192,7 +192,12 @@ impl Engine {
                 .ok_or_else(gone)?
                 .clone();
             let children = children_of(&s, &shard);
-            (shard, children, s.meta.retention_ms())
+            (
+                shard,
+                children,
+                s.meta.retention_ms(),
+                s.meta.data_keys.clone(),
+            )
         };
         let entries = self.read_shard(
             &shard,
@@ -206,7 +211,7 @@ impl Engine {
             sub.next_offset = last.offset + 1;
         }
         let millis_behind_latest = self.millis_behind(&shard, &entries, sub.next_offset, now)?;
-        let records = to_records(&shard, &entries)?;
+        let records = self.to_records(&shard, &keys, &entries)?;
         let at_end = shard
             .closed
             .as_ref()

@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use shardline_engine::{Caller, EngineError, Subscription};
 use shardline_wire::shapes::*;
-use shardline_wire::{ApiError, Codec, ErrorCode, Operation, Validate};
+use shardline_wire::{ApiError, Codec, Operation, Validate};
 
 use crate::Shared;
 
@@ -50,6 +50,32 @@ pub async fn call(
         Operation::DeregisterStreamConsumer => empty(body, |i: DeregisterStreamConsumerInput| {
             e.deregister_stream_consumer(c, i)
         }),
+        Operation::AddTagsToStream => empty(body, |i| e.add_tags_to_stream(c, i)),
+        Operation::RemoveTagsFromStream => empty(body, |i| e.remove_tags_from_stream(c, i)),
+        Operation::ListTagsForStream => sync(body, |i| e.list_tags_for_stream(c, i)),
+        Operation::TagResource => empty(body, |i| e.tag_resource(c, i)),
+        Operation::UntagResource => empty(body, |i| e.untag_resource(c, i)),
+        Operation::ListTagsForResource => sync(body, |i: ListTagsForResourceInput| {
+            e.list_tags_for_resource(c, i)
+        }),
+        Operation::IncreaseStreamRetentionPeriod => {
+            empty(body, |i| e.increase_stream_retention_period(c, i))
+        }
+        Operation::DecreaseStreamRetentionPeriod => {
+            empty(body, |i| e.decrease_stream_retention_period(c, i))
+        }
+        Operation::UpdateStreamMode => empty(body, |i| e.update_stream_mode(c, i)),
+        Operation::EnableEnhancedMonitoring => sync(body, |i| e.enable_enhanced_monitoring(c, i)),
+        Operation::DisableEnhancedMonitoring => sync(body, |i| e.disable_enhanced_monitoring(c, i)),
+        Operation::DescribeLimits => sync(body, |i| e.describe_limits(c, i)),
+        Operation::DescribeAccountSettings => sync(body, |i| e.describe_account_settings(c, i)),
+        Operation::UpdateAccountSettings => sync(body, |i| e.update_account_settings(c, i)),
+        Operation::UpdateMaxRecordSize => empty(body, |i| e.update_max_record_size(c, i)),
+        Operation::UpdateStreamWarmThroughput => {
+            sync(body, |i| e.update_stream_warm_throughput(c, i))
+        }
+        Operation::StartStreamEncryption => empty(body, |i| e.start_stream_encryption(c, i)),
+        Operation::StopStreamEncryption => empty(body, |i| e.stop_stream_encryption(c, i)),
         Operation::SplitShard => empty(body, |i| e.split_shard(c, i)),
         Operation::MergeShards => empty(body, |i| e.merge_shards(c, i)),
         Operation::UpdateShardCount => sync(body, |i| e.update_shard_count(c, i)),
@@ -68,13 +94,6 @@ pub async fn call(
                 .map_err(EngineError::into_api_error)?;
             Ok(Reply::Subscription(sub))
         }
-        other => Err(ApiError::new(
-            ErrorCode::UnknownOperation,
-            format!(
-                "Operation {} is not supported by this version of shardline yet.",
-                other.name()
-            ),
-        )),
     }
 }
 

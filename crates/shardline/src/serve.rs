@@ -41,6 +41,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
                 .with_context(|| format!("opening data directory {}", s.data_dir.display()))?,
         )
     };
+    let master_key = master_key(&s)?;
     let engine = Arc::new(
         Engine::open(
             storage,
@@ -50,12 +51,22 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
                 delete_delay_ms: s.delete_delay_ms,
                 iterator_ttl_ms: s.iterator_ttl_secs.saturating_mul(1000),
                 shard_limit: s.shard_limit,
+                master_key,
+                kms_keys: s.kms_keys.clone(),
                 ..EngineConfig::default()
             },
         )
         .context("loading stream metadata")?,
     );
 
+    let credentials = match (&s.auth, &s.credentials_file) {
+        (AuthArg::Sigv4, Some(path)) => Some(Arc::new(
+            auth::Credentials::load(path)
+                .map_err(anyhow::Error::msg)
+                .with_context(|| format!("loading credentials from {}", path.display()))?,
+        )),
+        _ => None,
+    };
     let plain = tokio::net::TcpListener::bind(SocketAddr::new(s.host, s.port))
         .await
         .with_context(|| format!("listening on {}:{}", s.host, s.port))?;
@@ -101,8 +112,13 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     if let Some(tls_addr) = tls_addr {
         println!("shardline listening on https://{tls_addr} (HTTP/1.1 and HTTP/2)");
     }
+    let keys = if credentials.is_some() {
+        "AWS_ACCESS_KEY_ID=<key from the credentials file> AWS_SECRET_ACCESS_KEY=<its secret>"
+    } else {
+        "AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x"
+    };
     println!(
-        "  try: AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x aws --region {} --endpoint-url http://{addr} kinesis list-streams",
+        "  try: {keys} aws --region {} --endpoint-url http://{addr} kinesis list-streams",
         s.region
     );
 
@@ -110,14 +126,6 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         engine.clone(),
         Duration::from_millis(s.housekeeping_ms.max(10)),
     ));
-    let credentials = match (&s.auth, &s.credentials_file) {
-        (AuthArg::Sigv4, Some(path)) => Some(Arc::new(
-            auth::Credentials::load(path)
-                .map_err(anyhow::Error::msg)
-                .with_context(|| format!("loading credentials from {}", path.display()))?,
-        )),
-        _ => None,
-    };
     shardline_server::serve(
         listeners,
         engine,
@@ -134,6 +142,65 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     housekeeping.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The master key for encrypted streams: from `--master-key-file`, else `<data-dir>/master.key`
+/// (made on first start, readable by the owner only), else random for an in-memory run.
+fn master_key(s: &Settings) -> anyhow::Result<[u8; 32]> {
+    let path = match (&s.master_key_file, s.in_memory) {
+        (Some(p), _) => p.clone(),
+        (None, true) => {
+            let mut key = [0u8; 32];
+            getrandom(&mut key)?;
+            return Ok(key);
+        }
+        (None, false) => {
+            let p = s.data_dir.join("master.key");
+            if !p.exists() {
+                let mut key = [0u8; 32];
+                getrandom(&mut key)?;
+                std::fs::create_dir_all(&s.data_dir)?;
+                let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+                write_private(&p, hex.as_bytes())
+                    .with_context(|| format!("writing {}", p.display()))?;
+            }
+            p
+        }
+    };
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.trim();
+    if bytes.len() == 32 {
+        let mut key = [0u8; 32];
+        key.copy_from_slice(&bytes);
+        return Ok(key);
+    }
+    if text.len() == 64 {
+        let mut key = [0u8; 32];
+        for (i, b) in key.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&text[2 * i..2 * i + 2], 16)
+                .with_context(|| format!("{} is not 64 hex digits", path.display()))?;
+        }
+        return Ok(key);
+    }
+    anyhow::bail!("{} must hold 32 bytes or 64 hex digits", path.display())
+}
+
+fn getrandom(buf: &mut [u8]) -> anyhow::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)?;
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 async fn housekeeping(engine: Arc<Engine>, every: Duration) {

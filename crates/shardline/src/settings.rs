@@ -86,6 +86,14 @@ pub struct ServeArgs {
     /// Allow POST /_shardline/clock?advance_ms=N to move the clock forward (tests only)
     #[arg(long, env = "SHARDLINE_TEST_CLOCK")]
     pub test_clock: bool,
+    /// 32-byte key (raw or 64 hex digits) that protects encrypted streams' data keys
+    /// [default: <data-dir>/master.key, made on first start]
+    #[arg(long, env = "SHARDLINE_MASTER_KEY_FILE")]
+    pub master_key_file: Option<PathBuf>,
+    /// A KMS key id or alias to accept in StartStreamEncryption, besides alias/aws/kinesis
+    /// (repeatable; the variable takes a comma-separated list)
+    #[arg(long = "kms-key", env = "SHARDLINE_KMS_KEYS", value_delimiter = ',')]
+    pub kms_keys: Vec<String>,
     /// Authentication [default: none]
     #[arg(long, env = "SHARDLINE_AUTH", value_enum)]
     pub auth: Option<AuthArg>,
@@ -124,6 +132,8 @@ struct FileSettings {
     test_clock: Option<bool>,
     auth: Option<AuthArg>,
     credentials_file: Option<PathBuf>,
+    master_key_file: Option<PathBuf>,
+    kms_keys: Option<Vec<String>>,
     allow_anonymous: Option<bool>,
     log: Option<String>,
 }
@@ -151,6 +161,8 @@ pub struct Settings {
     pub test_clock: bool,
     pub auth: AuthArg,
     pub credentials_file: Option<PathBuf>,
+    pub master_key_file: Option<PathBuf>,
+    pub kms_keys: Vec<String>,
     pub log: String,
 }
 
@@ -205,9 +217,18 @@ impl Settings {
             test_clock: args.test_clock || file.test_clock.unwrap_or(false),
             auth: args.auth.or(file.auth).unwrap_or(AuthArg::None),
             credentials_file: args.credentials_file.or(file.credentials_file),
+            master_key_file: args.master_key_file.or(file.master_key_file),
+            kms_keys: if args.kms_keys.is_empty() {
+                file.kms_keys.unwrap_or_default()
+            } else {
+                args.kms_keys
+            },
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         };
         let allow_anonymous = args.allow_anonymous || file.allow_anonymous.unwrap_or(false);
+        if s.auth == AuthArg::None && s.credentials_file.is_some() {
+            bail!("--credentials-file is used only with --auth sigv4; add --auth sigv4 to check signatures");
+        }
         if s.auth == AuthArg::Sigv4 && s.credentials_file.is_none() {
             bail!("--auth sigv4 needs --credentials-file with the keys to accept");
         }

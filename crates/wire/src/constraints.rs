@@ -1,5 +1,7 @@
 //! Model constraints of each input shape (min/max/pattern/enum/required), in member order.
 
+use std::collections::BTreeMap;
+
 use crate::shapes::*;
 use crate::validate::{Pattern, Shown, Violations, HASH_KEY, NAME, SEQUENCE_NUMBER, STREAM_ARN};
 use crate::ApiError;
@@ -394,6 +396,228 @@ impl Validate for UpdateShardCountInput {
             self.scaling_type.as_deref(),
             &["UNIFORM_SCALING"],
         );
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+pub const METRIC_NAMES: &[&str] = &[
+    "IncomingBytes",
+    "IncomingRecords",
+    "OutgoingBytes",
+    "OutgoingRecords",
+    "WriteProvisionedThroughputExceeded",
+    "ReadProvisionedThroughputExceeded",
+    "IteratorAgeMilliseconds",
+    "ALL",
+];
+
+fn tag_map(v: &mut Violations, tags: Option<&BTreeMap<String, String>>) {
+    if let Some(tags) = tags {
+        v.list_len("tags", format!("{tags:?}"), tags.len(), 1, 200);
+        for (k, val) in tags {
+            v.string(&format!("tags.{k}"), Some(k), 1, 128, None);
+            v.string(&format!("tags.{k}"), Some(val), 0, 256, None);
+        }
+    }
+}
+
+fn tag_keys(v: &mut Violations, keys: Option<&Vec<String>>) {
+    v.required("tagKeys", keys);
+    if let Some(keys) = keys {
+        v.list_len(
+            "tagKeys",
+            format!("[{}]", keys.join(", ")),
+            keys.len(),
+            1,
+            50,
+        );
+        for (i, k) in keys.iter().enumerate() {
+            v.string(&format!("tagKeys.{}.member", i + 1), Some(k), 1, 128, None);
+        }
+    }
+}
+
+impl Validate for AddTagsToStreamInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        v.required("tags", self.tags.as_ref());
+        tag_map(v, self.tags.as_ref());
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for RemoveTagsFromStreamInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        tag_keys(v, self.tag_keys.as_ref());
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for ListTagsForStreamInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        v.string(
+            "exclusiveStartTagKey",
+            self.exclusive_start_tag_key.as_deref(),
+            1,
+            128,
+            None,
+        );
+        v.int("limit", self.limit, Some(1), Some(50));
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for TagResourceInput {
+    fn check(&self, v: &mut Violations) {
+        v.required("tags", self.tags.as_ref());
+        tag_map(v, self.tags.as_ref());
+        v.required("resourceARN", self.resource_arn.as_ref());
+        v.string(
+            "resourceARN",
+            self.resource_arn.as_deref(),
+            1,
+            2048,
+            Some(RESOURCE_ARN),
+        );
+    }
+}
+
+impl Validate for UntagResourceInput {
+    fn check(&self, v: &mut Violations) {
+        tag_keys(v, self.tag_keys.as_ref());
+        v.required("resourceARN", self.resource_arn.as_ref());
+        v.string(
+            "resourceARN",
+            self.resource_arn.as_deref(),
+            1,
+            2048,
+            Some(RESOURCE_ARN),
+        );
+    }
+}
+
+impl Validate for RetentionPeriodInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        v.required("retentionPeriodHours", self.retention_period_hours.as_ref());
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for UpdateStreamModeInput {
+    fn check(&self, v: &mut Violations) {
+        v.required("streamARN", self.stream_arn.as_ref());
+        stream_arn(v, self.stream_arn.as_deref());
+        v.required("streamModeDetails", self.stream_mode_details.as_ref());
+        if let Some(d) = &self.stream_mode_details {
+            v.required("streamModeDetails.streamMode", d.stream_mode.as_ref());
+            v.one_of(
+                "streamModeDetails.streamMode",
+                d.stream_mode.as_deref(),
+                STREAM_MODES,
+            );
+        }
+        v.int(
+            "warmThroughputMiBps",
+            self.warm_throughput_mi_bps,
+            Some(0),
+            None,
+        );
+    }
+}
+
+impl Validate for EnhancedMonitoringInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        v.required("shardLevelMetrics", self.shard_level_metrics.as_ref());
+        if let Some(m) = &self.shard_level_metrics {
+            v.list_len(
+                "shardLevelMetrics",
+                format!("[{}]", m.join(", ")),
+                m.len(),
+                1,
+                7,
+            );
+            for (i, name) in m.iter().enumerate() {
+                v.one_of(
+                    &format!("shardLevelMetrics.{}.member", i + 1),
+                    Some(name),
+                    METRIC_NAMES,
+                );
+            }
+        }
+        stream_arn(v, self.stream_arn.as_deref());
+    }
+}
+
+impl Validate for DescribeLimitsInput {
+    fn check(&self, _: &mut Violations) {}
+}
+
+impl Validate for DescribeAccountSettingsInput {
+    fn check(&self, _: &mut Violations) {}
+}
+
+impl Validate for UpdateAccountSettingsInput {
+    fn check(&self, v: &mut Violations) {
+        v.required(
+            "minimumThroughputBillingCommitment",
+            self.minimum_throughput_billing_commitment.as_ref(),
+        );
+        if let Some(c) = &self.minimum_throughput_billing_commitment {
+            v.required(
+                "minimumThroughputBillingCommitment.status",
+                c.status.as_ref(),
+            );
+            v.one_of(
+                "minimumThroughputBillingCommitment.status",
+                c.status.as_deref(),
+                &["ENABLED", "DISABLED"],
+            );
+        }
+    }
+}
+
+impl Validate for UpdateMaxRecordSizeInput {
+    fn check(&self, v: &mut Violations) {
+        stream_arn(v, self.stream_arn.as_deref());
+        v.required("maxRecordSizeInKiB", self.max_record_size_in_kib.as_ref());
+        v.int(
+            "maxRecordSizeInKiB",
+            self.max_record_size_in_kib,
+            Some(1024),
+            Some(10240),
+        );
+    }
+}
+
+impl Validate for UpdateStreamWarmThroughputInput {
+    fn check(&self, v: &mut Violations) {
+        stream_arn(v, self.stream_arn.as_deref());
+        name(v, "streamName", self.stream_name.as_deref());
+        v.required("warmThroughputMiBps", self.warm_throughput_mi_bps.as_ref());
+        v.int(
+            "warmThroughputMiBps",
+            self.warm_throughput_mi_bps,
+            Some(0),
+            None,
+        );
+    }
+}
+
+impl Validate for StreamEncryptionInput {
+    fn check(&self, v: &mut Violations) {
+        name(v, "streamName", self.stream_name.as_deref());
+        v.required("encryptionType", self.encryption_type.as_ref());
+        v.one_of(
+            "encryptionType",
+            self.encryption_type.as_deref(),
+            &["NONE", "KMS"],
+        );
+        v.required("keyId", self.key_id.as_ref());
+        v.string("keyId", self.key_id.as_deref(), 1, 2048, None);
         stream_arn(v, self.stream_arn.as_deref());
     }
 }

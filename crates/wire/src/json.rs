@@ -14,8 +14,17 @@ pub const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 /// `SerializationException` for an empty or malformed body, a member of the wrong type, or
 /// bad base64 in a blob.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bare(ErrorCode::Serialization));
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    match first {
+        None => return Err(ApiError::bare(ErrorCode::Serialization)),
+        // serde would read a top-level array positionally as the input structure.
+        Some(b'[') => {
+            return Err(ApiError::new(
+                ErrorCode::Serialization,
+                "Start of list found where not expected",
+            ))
+        }
+        _ => {}
     }
     serde_json::from_slice(body).map_err(|e| serialization_error(&e))
 }

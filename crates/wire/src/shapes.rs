@@ -537,3 +537,216 @@ pub struct UpdateShardCountOutput {
 }
 
 names_stream!(SplitShardInput, MergeShardsInput, UpdateShardCountInput);
+
+// ---------------------------------------------------------------- tags
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AddTagsToStreamInput {
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RemoveTagsFromStreamInput {
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub tag_keys: Option<Vec<String>>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsForStreamInput {
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub exclusive_start_tag_key: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct Tag {
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsForStreamOutput {
+    pub tags: Vec<Tag>,
+    pub has_more_tags: bool,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TagResourceInput {
+    pub tags: Option<BTreeMap<String, String>>,
+    #[serde(rename = "ResourceARN")]
+    pub resource_arn: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UntagResourceInput {
+    pub tag_keys: Option<Vec<String>>,
+    #[serde(rename = "ResourceARN")]
+    pub resource_arn: Option<String>,
+}
+
+pub type ListTagsForResourceInput = ResourceRef;
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListTagsForResourceOutput {
+    pub tags: Vec<Tag>,
+}
+
+// ---------------------------------------------------------------- stream settings
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RetentionPeriodInput {
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub retention_period_hours: Option<i64>,
+}
+
+pub type IncreaseStreamRetentionPeriodInput = RetentionPeriodInput;
+pub type DecreaseStreamRetentionPeriodInput = RetentionPeriodInput;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateStreamModeInput {
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub stream_mode_details: Option<StreamModeDetails>,
+    pub warm_throughput_mi_bps: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EnhancedMonitoringInput {
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub shard_level_metrics: Option<Vec<String>>,
+}
+
+pub type EnableEnhancedMonitoringInput = EnhancedMonitoringInput;
+pub type DisableEnhancedMonitoringInput = EnhancedMonitoringInput;
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EnhancedMonitoringOutput {
+    pub stream_name: String,
+    pub current_shard_level_metrics: Vec<String>,
+    pub desired_shard_level_metrics: Vec<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct DescribeLimitsInput {}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DescribeLimitsOutput {
+    pub shard_limit: i64,
+    pub open_shard_count: i64,
+    pub on_demand_stream_count: i64,
+    pub on_demand_stream_count_limit: i64,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct DescribeAccountSettingsInput {}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MinimumThroughputBillingCommitmentInput {
+    pub status: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateAccountSettingsInput {
+    pub minimum_throughput_billing_commitment: Option<MinimumThroughputBillingCommitmentInput>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct MinimumThroughputBillingCommitmentOutput {
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earliest_allowed_end_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AccountSettingsOutput {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub minimum_throughput_billing_commitment: Option<MinimumThroughputBillingCommitmentOutput>,
+}
+
+pub type DescribeAccountSettingsOutput = AccountSettingsOutput;
+pub type UpdateAccountSettingsOutput = AccountSettingsOutput;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateMaxRecordSizeInput {
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    #[serde(rename = "MaxRecordSizeInKiB")]
+    pub max_record_size_in_kib: Option<i64>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateStreamWarmThroughputInput {
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub stream_name: Option<String>,
+    pub warm_throughput_mi_bps: Option<i64>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateStreamWarmThroughputOutput {
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: String,
+    pub stream_name: String,
+    pub warm_throughput: WarmThroughputObject,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct StreamEncryptionInput {
+    pub stream_name: Option<String>,
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    pub encryption_type: Option<String>,
+    pub key_id: Option<String>,
+}
+
+pub type StartStreamEncryptionInput = StreamEncryptionInput;
+pub type StopStreamEncryptionInput = StreamEncryptionInput;
+
+names_stream!(
+    AddTagsToStreamInput,
+    RemoveTagsFromStreamInput,
+    ListTagsForStreamInput,
+    RetentionPeriodInput,
+    EnhancedMonitoringInput,
+    UpdateStreamWarmThroughputInput,
+    StreamEncryptionInput
+);
