@@ -502,8 +502,6 @@ def test_json_and_cbor_requests_give_equivalent_results(endpoint):
             assert [(d, pk) for d, pk, *_ in normalize_json_records(twin_got)] == want, ctx
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: JSON requests accept an array where a structure belongs "
-                   "(serde's positional struct form); CBOR refuses it as AWS does")
 def test_a_list_where_a_structure_belongs_is_refused_in_both_protocols(endpoint):
     create_stream_cbor(endpoint, "lists", 1)
     r = cbor_call(endpoint, "PutRecords", {"StreamName": "lists", "Records": [[b"x", None, "pk"]]})

@@ -15,6 +15,7 @@ pub mod eventstream;
 pub mod json;
 mod operation;
 pub mod shapes;
+mod structure;
 mod timestamp;
 pub mod validate;
 

@@ -75,6 +75,7 @@ pub struct WarmThroughputObject {
 pub struct CreateStreamInput {
     pub stream_name: Option<String>,
     pub shard_count: Option<i64>,
+    #[serde(default, deserialize_with = "crate::structure::optional")]
     pub stream_mode_details: Option<StreamModeDetails>,
     pub tags: Option<BTreeMap<String, String>>,
     pub warm_throughput_mi_bps: Option<i64>,
@@ -211,6 +212,7 @@ pub struct ListShardsInput {
     pub exclusive_start_shard_id: Option<String>,
     pub max_results: Option<i64>,
     pub stream_creation_timestamp: Option<Timestamp>,
+    #[serde(default, deserialize_with = "crate::structure::optional")]
     pub shard_filter: Option<ShardFilter>,
 }
 
@@ -258,6 +260,7 @@ pub struct PutRecordsInput {
     pub stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     pub stream_arn: Option<String>,
+    #[serde(default, deserialize_with = "crate::structure::optional_list")]
     pub records: Option<Vec<PutRecordsRequestEntry>>,
 }
 
@@ -451,6 +454,7 @@ pub struct SubscribeToShardInput {
     #[serde(rename = "ConsumerARN")]
     pub consumer_arn: Option<String>,
     pub shard_id: Option<String>,
+    #[serde(default, deserialize_with = "crate::structure::optional")]
     pub starting_position: Option<StartingPosition>,
 }
 
@@ -626,6 +630,7 @@ pub type DecreaseStreamRetentionPeriodInput = RetentionPeriodInput;
 pub struct UpdateStreamModeInput {
     #[serde(rename = "StreamARN")]
     pub stream_arn: Option<String>,
+    #[serde(default, deserialize_with = "crate::structure::optional")]
     pub stream_mode_details: Option<StreamModeDetails>,
     pub warm_throughput_mi_bps: Option<i64>,
 }
@@ -676,6 +681,7 @@ pub struct MinimumThroughputBillingCommitmentInput {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateAccountSettingsInput {
+    #[serde(default, deserialize_with = "crate::structure::optional")]
     pub minimum_throughput_billing_commitment: Option<MinimumThroughputBillingCommitmentInput>,
 }
 
