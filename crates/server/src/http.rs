@@ -14,7 +14,7 @@ use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use shardline_engine::Caller;
@@ -38,6 +38,9 @@ pub struct Listener {
     pub tls: Option<TlsAcceptor>,
 }
 
+/// How long a client may take to send its request headers, or its whole body.
+const SLOW_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How long a client may take to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -48,8 +51,14 @@ pub async fn serve(
     drain: Duration,
 ) -> std::io::Result<()> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A client that dribbles its headers is cut off rather than holding a connection forever.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(SLOW_CLIENT_TIMEOUT);
     builder
         .http2()
+        .timer(TokioTimer::new())
         .max_concurrent_streams(1000)
         .keep_alive_interval(None);
     let graceful = Arc::new(GracefulShutdown::new());
@@ -190,10 +199,24 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         return error(codec, &ApiError::bare(ErrorCode::UnknownOperation));
     };
     let (parts, body) = req.into_parts();
-    let body = match Limited::new(body, shared.config.max_body_bytes)
-        .collect()
-        .await
-    {
+    let collected = tokio::time::timeout(
+        SLOW_CLIENT_TIMEOUT,
+        Limited::new(body, shared.config.max_body_bytes).collect(),
+    )
+    .await;
+    let Ok(collected) = collected else {
+        tracing::debug!("request body not received within {SLOW_CLIENT_TIMEOUT:?}");
+        let mut r = error(
+            codec,
+            &ApiError::new(
+                ErrorCode::Serialization,
+                "Request body not received in time",
+            ),
+        );
+        *r.status_mut() = StatusCode::REQUEST_TIMEOUT;
+        return r;
+    };
+    let body = match collected {
         Ok(collected) => collected.to_bytes(),
         Err(e) => {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
