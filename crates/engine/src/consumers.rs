@@ -9,7 +9,7 @@ use crate::catalog::StreamRef;
 use crate::error::Result;
 use crate::listing;
 use crate::model::{ConsumerMeta, StreamMeta};
-use crate::resolve::{parse_stream_arn, StreamName};
+use crate::resolve::{not_active, parse_stream_arn, StreamName};
 use crate::{Caller, Engine};
 
 /// Consumers a stream may have (AWS default).
@@ -59,13 +59,7 @@ impl Engine {
         let consumer = {
             let mut s = stream.write();
             if !s.meta.status(now).is_readable() {
-                return Err(ApiError::resource_in_use(format!(
-                    "Stream {} under account {} not ACTIVE, instead in state {}",
-                    n.name,
-                    n.account,
-                    s.meta.status(now).as_str()
-                ))
-                .into());
+                return Err(not_active(&n.account, &n.name, s.meta.status(now)).into());
             }
             let live: Vec<&ConsumerMeta> = s
                 .meta

@@ -7,8 +7,8 @@ use crate::catalog::Stream;
 use crate::error::Result;
 use crate::hashkey::uniform_ranges;
 use crate::listing::{self, ListShardsToken, ListStreamsToken, ShardFilterSpec};
-use crate::model::{parse_shard_id, ShardMeta, StreamMeta, StreamMode, StreamStatus};
-use crate::resolve::not_found;
+use crate::model::{parse_shard_id, ShardMeta, StreamMeta, StreamMode};
+use crate::resolve::{not_active, not_found};
 use crate::{Caller, Engine};
 
 /// DescribeStream returns at most this many shards a call.
@@ -23,14 +23,7 @@ impl Engine {
     pub fn create_stream(&self, caller: &Caller, input: CreateStreamInput) -> Result<Empty> {
         let name = input.stream_name.unwrap_or_default();
         let account = caller.account_id.clone();
-        let mode = match input
-            .stream_mode_details
-            .and_then(|d| d.stream_mode)
-            .as_deref()
-        {
-            Some("ON_DEMAND") => StreamMode::OnDemand,
-            _ => StreamMode::Provisioned,
-        };
+        let mode = StreamMode::from_details(input.stream_mode_details.as_ref());
         if mode == StreamMode::OnDemand && input.shard_count.is_some() {
             return Err(ApiError::invalid_argument(
                 "ShardCount is not expected when StreamMode=ON_DEMAND",
@@ -41,27 +34,7 @@ impl Engine {
             Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
             None => self.config.on_demand_shards,
         };
-        let open_now: u32 = self
-            .catalog
-            .list(&account, None)
-            .iter()
-            .map(|s| s.read().meta.open_shards().count() as u32)
-            .sum();
-        if u64::from(open_now) + u64::from(shard_count) > u64::from(self.config.shard_limit) {
-            return Err(ApiError::new(
-                ErrorCode::LimitExceeded,
-                format!(
-                    "This request would exceed the shard limit for the account {account} in {}. \
-                     Current shard count for the account: {open_now}. Limit: {}. Number of \
-                     additional shards that would have resulted from this request: {shard_count}. \
-                     Refer to the AWS Service Limits page \
-                     (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for \
-                     current limits and how to request higher limits.",
-                    self.config.region, self.config.shard_limit
-                ),
-            )
-            .into());
-        }
+        self.check_shard_limit(&account, shard_count)?;
         if self.catalog.get(&account, &name).is_some() {
             return Err(already_exists(&account, &name).into());
         }
@@ -351,15 +324,9 @@ impl Engine {
             .get(&account, &name)
             .ok_or_else(|| not_found(&account, &name))?;
         let s = stream.read();
-        match s.meta.status(now) {
-            StreamStatus::Creating | StreamStatus::Deleting => {
-                return Err(ApiError::resource_in_use(format!(
-                    "Stream {name} under account {account} not ACTIVE, instead in state {}",
-                    s.meta.status(now).as_str()
-                ))
-                .into())
-            }
-            _ => {}
+        let status = s.meta.status(now);
+        if !status.is_readable() {
+            return Err(not_active(&account, &name, status).into());
         }
         let trim_ms = now
             .saturating_sub(s.meta.retention_ms())
@@ -407,6 +374,34 @@ pub(crate) fn encryption_type(m: &StreamMeta) -> &'static str {
         "KMS"
     } else {
         "NONE"
+    }
+}
+
+impl Engine {
+    /// Refuses a request that would take the account past its open-shard limit.
+    pub(crate) fn check_shard_limit(&self, account: &str, additional: u32) -> Result<()> {
+        let open: u32 = self
+            .catalog
+            .list(account, None)
+            .iter()
+            .map(|s| s.read().meta.open_shards().count() as u32)
+            .sum();
+        if u64::from(open) + u64::from(additional) > u64::from(self.config.shard_limit) {
+            return Err(ApiError::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "This request would exceed the shard limit for the account {account} in {}. \
+                     Current shard count for the account: {open}. Limit: {}. Number of \
+                     additional shards that would have resulted from this request: {additional}. \
+                     Refer to the AWS Service Limits page \
+                     (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for \
+                     current limits and how to request higher limits.",
+                    self.config.region, self.config.shard_limit
+                ),
+            )
+            .into());
+        }
+        Ok(())
     }
 }
 

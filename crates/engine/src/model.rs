@@ -36,6 +36,14 @@ pub enum StreamMode {
 }
 
 impl StreamMode {
+    /// The mode a request asks for; provisioned unless it says ON_DEMAND.
+    pub fn from_details(details: Option<&shardline_wire::shapes::StreamModeDetails>) -> Self {
+        match details.and_then(|d| d.stream_mode.as_deref()) {
+            Some("ON_DEMAND") => StreamMode::OnDemand,
+            _ => StreamMode::Provisioned,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StreamMode::Provisioned => "PROVISIONED",

@@ -21,7 +21,7 @@ use crate::catalog::{Stream, StreamRef};
 use crate::error::Result;
 use crate::hashkey::uniform_ranges;
 use crate::model::{parse_shard_id, ClosedShard, ShardMeta, StreamMode, StreamStatus};
-use crate::resolve::StreamName;
+use crate::resolve::{not_active, StreamName};
 use crate::{Caller, Engine};
 
 /// UpdateShardCount calls allowed per stream in a rolling 24 hours (AWS default).
@@ -177,13 +177,7 @@ impl Engine {
             let s = stream.read();
             let status = s.meta.status(now);
             if status != StreamStatus::Active {
-                return Err(ApiError::resource_in_use(format!(
-                    "Stream {} under account {} not ACTIVE, instead in state {}",
-                    n.name,
-                    n.account,
-                    status.as_str()
-                ))
-                .into());
+                return Err(not_active(&n.account, &n.name, status).into());
             }
             if s.meta.mode == StreamMode::OnDemand {
                 return Err(ApiError::new(
@@ -194,26 +188,6 @@ impl Engine {
             }
         }
         Ok((n, stream))
-    }
-
-    fn check_shard_limit(&self, account: &str, additional: u32) -> Result<()> {
-        let open: u32 = self
-            .catalog
-            .list(account, None)
-            .iter()
-            .map(|s| s.read().meta.open_shards().count() as u32)
-            .sum();
-        if u64::from(open) + u64::from(additional) > u64::from(self.config.shard_limit) {
-            return Err(ApiError::new(
-                ErrorCode::LimitExceeded,
-                format!(
-                    "This request would exceed the shard limit for the account {account} in {}. Current shard count for the account: {open}. Limit: {}. Number of additional shards that would have resulted from this request: {additional}. Refer to the AWS Service Limits page (http://docs.aws.amazon.com/general/latest/gr/aws_service_limits.html) for current limits and how to request higher limits.",
-                    self.config.region, self.config.shard_limit
-                ),
-            )
-            .into());
-        }
-        Ok(())
     }
 
     /// Closes the shard at `pos` where its writes end now.

@@ -5,12 +5,21 @@ use shardline_wire::ApiError;
 
 use crate::catalog::StreamRef;
 use crate::error::Result;
+use crate::model::StreamStatus;
 use crate::{Caller, Engine};
 
 /// A stream's account and name, as a request gave them.
 pub struct StreamName {
     pub account: String,
     pub name: String,
+}
+
+/// AWS's refusal of an operation that needs an ACTIVE stream.
+pub fn not_active(account: &str, name: &str, status: StreamStatus) -> ApiError {
+    ApiError::resource_in_use(format!(
+        "Stream {name} under account {account} not ACTIVE, instead in state {}",
+        status.as_str()
+    ))
 }
 
 pub fn not_found(account: &str, name: &str) -> ApiError {

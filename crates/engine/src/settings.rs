@@ -9,7 +9,7 @@ use crate::catalog::StreamRef as Stream;
 use crate::encryption::{canonical_key_id, AWS_MANAGED_KEY};
 use crate::error::Result;
 use crate::model::{EncryptionState, StreamMeta, StreamMode, StreamStatus};
-use crate::resolve::StreamName;
+use crate::resolve::{not_active, StreamName};
 use crate::{Caller, Engine};
 
 const MIN_RETENTION_HOURS: i64 = 24;
@@ -86,14 +86,7 @@ impl Engine {
         input: UpdateStreamModeInput,
     ) -> Result<Empty> {
         let (n, stream) = self.stream_from_arn(caller, input.stream_arn.as_deref())?;
-        let mode = match input
-            .stream_mode_details
-            .and_then(|d| d.stream_mode)
-            .as_deref()
-        {
-            Some("ON_DEMAND") => StreamMode::OnDemand,
-            _ => StreamMode::Provisioned,
-        };
+        let mode = StreamMode::from_details(input.stream_mode_details.as_ref());
         let now = self.clock.now_ms();
         {
             let mut s = stream.write();
@@ -437,13 +430,7 @@ impl Engine {
 fn require_active(meta: &StreamMeta, n: &StreamName, now: u64) -> Result<()> {
     let status = meta.status(now);
     if status != StreamStatus::Active {
-        return Err(ApiError::resource_in_use(format!(
-            "Stream {} under account {} not ACTIVE, instead in state {}",
-            n.name,
-            n.account,
-            status.as_str()
-        ))
-        .into());
+        return Err(not_active(&n.account, &n.name, status).into());
     }
     Ok(())
 }
