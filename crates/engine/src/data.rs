@@ -90,7 +90,8 @@ impl Engine {
         let entries = input.records.unwrap_or_default();
         // Validate everything first: a bad entry fails the whole call, nothing written.
         let mut total = 0usize;
-        let (shards, batches, encryption) = {
+        // Only the shards this call touches are kept past the lock.
+        let (batches, encryption) = {
             let s = stream.read();
             let mut routed = Vec::with_capacity(entries.len());
             for (i, e) in entries.iter().enumerate() {
@@ -121,15 +122,14 @@ impl Engine {
                 let result = self
                     .storage
                     .append(s.meta.shards[pos].partition, now, &payloads);
-                batches.push((pos, members, result));
+                batches.push((s.meta.shards[pos].clone(), members, result));
             }
-            (s.meta.shards.clone(), batches, encryption_type(&s.meta))
+            (batches, encryption_type(&s.meta))
         };
 
         let mut results = vec![PutRecordsResultEntry::default(); entries.len()];
         let mut failed = 0i64;
-        for (pos, members, result) in batches {
-            let shard = &shards[pos];
+        for (shard, members, result) in batches {
             let outcome = match result {
                 Ok(a) => a.durable.await.map(|()| (a.first_offset, a.timestamp_ms)),
                 Err(e) => Err(e),

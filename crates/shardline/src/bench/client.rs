@@ -82,8 +82,9 @@ pub struct Prepared {
 }
 
 impl Prepared {
-    pub fn len(&self) -> usize {
-        self.body.len()
+    #[cfg(test)]
+    pub fn body_bytes(&self) -> &Bytes {
+        &self.body
     }
 }
 
