@@ -32,7 +32,9 @@ JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 START_TIMEOUT_S = 15.0
 STOP_TIMEOUT_S = 5.0
 CLI_TIMEOUT_S = 60.0
-BASE_ARGS = ("--in-memory", "--create-delay-ms", "0", "--delete-delay-ms", "0")
+# No creation delays, and no per-shard throughput limits: tests move data faster than AWS allows
+# (the limits have their own tests, which pass --limits aws; a later flag wins).
+BASE_ARGS = ("--in-memory", "--create-delay-ms", "0", "--delete-delay-ms", "0", "--limits", "off")
 LISTENING = re.compile(r"^shardline listening on (http://127\.0\.0\.1:(\d+))\b")
 
 

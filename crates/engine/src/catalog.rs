@@ -6,28 +6,43 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::limits::{Limits, ShardLimiter};
 use crate::model::{AccountSettings, CatalogData, ShardMeta, StreamMeta, MANIFEST_VERSION};
 
 /// (account id, stream name)
 pub type StreamKey = (String, String);
 
-/// A stream and its routing table (open shards sorted by starting hash key).
+/// A stream, its routing table (open shards sorted by starting hash key), and the
+/// throughput limiter of each shard (by position, like `meta.shards`).
 pub struct Stream {
     pub meta: StreamMeta,
     routes: Vec<(u128, u128, usize)>,
+    limits: Limits,
+    limiters: Vec<ShardLimiter>,
 }
 
 impl Stream {
-    pub fn new(meta: StreamMeta) -> Self {
+    pub fn new(meta: StreamMeta, limits: Limits) -> Self {
         let mut stream = Stream {
             meta,
             routes: Vec::new(),
+            limits,
+            limiters: Vec::new(),
         };
         stream.rebuild_routes();
         stream
     }
 
+    /// The limiter of the shard at `pos` in `meta.shards`.
+    pub fn limiter(&self, pos: usize) -> &ShardLimiter {
+        &self.limiters[pos]
+    }
+
+    /// Recomputes routing after the shard list changed (and gives new shards a limiter).
     pub fn rebuild_routes(&mut self) {
+        while self.limiters.len() < self.meta.shards.len() {
+            self.limiters.push(ShardLimiter::new(&self.limits));
+        }
         self.routes = self
             .meta
             .shards
@@ -62,6 +77,7 @@ pub type StreamRef = Arc<RwLock<Stream>>;
 
 pub struct Catalog {
     streams: RwLock<BTreeMap<StreamKey, StreamRef>>,
+    limits: Limits,
     pub accounts: RwLock<BTreeMap<String, AccountSettings>>,
     next_partition: AtomicU64,
     pub token_key: [u8; 32],
@@ -70,7 +86,7 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn from_data(mut data: CatalogData, token_key: [u8; 32]) -> Self {
+    pub fn from_data(mut data: CatalogData, token_key: [u8; 32], limits: Limits) -> Self {
         let accounts = std::mem::take(&mut data.accounts);
         let streams = data
             .streams
@@ -78,12 +94,13 @@ impl Catalog {
             .map(|m| {
                 (
                     (m.account.clone(), m.name.clone()),
-                    Arc::new(RwLock::new(Stream::new(m))),
+                    Arc::new(RwLock::new(Stream::new(m, limits.clone()))),
                 )
             })
             .collect();
         Catalog {
             streams: RwLock::new(streams),
+            limits,
             accounts: RwLock::new(accounts),
             next_partition: AtomicU64::new(data.next_partition),
             token_key,
@@ -105,7 +122,10 @@ impl Catalog {
         if streams.contains_key(&key) {
             return false;
         }
-        streams.insert(key, Arc::new(RwLock::new(Stream::new(meta))));
+        streams.insert(
+            key,
+            Arc::new(RwLock::new(Stream::new(meta, self.limits.clone()))),
+        );
         true
     }
 

@@ -20,6 +20,8 @@ pub struct EngineConfig {
     pub master_key: [u8; 32],
     /// KMS key ids accepted besides `alias/aws/kinesis`.
     pub kms_keys: Vec<String>,
+    /// Per-shard throughput limits.
+    pub limits: crate::Limits,
 }
 
 impl Default for EngineConfig {
@@ -35,6 +37,7 @@ impl Default for EngineConfig {
             default_retention_hours: 24,
             master_key: [0; 32],
             kms_keys: Vec::new(),
+            limits: crate::Limits::aws(),
         }
     }
 }

@@ -61,6 +61,14 @@ impl Engine {
                 &data.0,
             )?;
             let shard = s.meta.shards[routed.shard_pos].clone();
+            let size = (partition_key.len() + data.len()) as u64;
+            if !s.limiter(routed.shard_pos).admit_write(size) {
+                return Err(ApiError::new(
+                    ErrorCode::ProvisionedThroughputExceeded,
+                    rate_exceeded(&shard, &n.name, &n.account),
+                )
+                .into());
+            }
             let appended = self.storage.append(
                 shard.partition,
                 self.clock.now_ms(),
@@ -86,10 +94,11 @@ impl Engine {
         caller: &Caller,
         input: PutRecordsInput,
     ) -> Result<PutRecordsOutput> {
-        let (_, stream) = self.writable_stream(caller, &input)?;
+        let (n, stream) = self.writable_stream(caller, &input)?;
         let entries = input.records.unwrap_or_default();
         // Validate everything first: a bad entry fails the whole call, nothing written.
         let mut total = 0usize;
+        let mut throttled: Vec<(usize, String)> = Vec::new();
         // Only the shards this call touches are kept past the lock.
         let (batches, encryption) = {
             let s = stream.read();
@@ -104,10 +113,18 @@ impl Engine {
             if total > PUT_RECORDS_MAX_BYTES {
                 return Err(ApiError::invalid_argument("Records size exceeds 10 MB limit").into());
             }
-            // Group by shard, keeping request order within each shard.
+            // Group by shard, keeping request order within each shard; entries past a shard's
+            // throughput limit fail on their own, as AWS fails them.
             let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); s.meta.shards.len()];
             for (i, r) in routed.iter().enumerate() {
-                by_shard[r.shard_pos].push(i);
+                let e = &entries[i];
+                let size = e.partition_key.as_deref().map_or(0, str::len)
+                    + e.data.as_ref().map_or(0, |d| d.len());
+                if s.limiter(r.shard_pos).admit_write(size as u64) {
+                    by_shard[r.shard_pos].push(i);
+                } else {
+                    throttled.push((i, rate_exceeded(&s.meta.shards[r.shard_pos], &n.name, &n.account)));
+                }
             }
             let now = self.clock.now_ms();
             let mut batches = Vec::new();
@@ -128,7 +145,11 @@ impl Engine {
         };
 
         let mut results = vec![PutRecordsResultEntry::default(); entries.len()];
-        let mut failed = 0i64;
+        let mut failed = throttled.len() as i64;
+        for (i, message) in throttled {
+            results[i].error_code = Some("ProvisionedThroughputExceededException".into());
+            results[i].error_message = Some(message);
+        }
         for (shard, members, result) in batches {
             let outcome = match result {
                 Ok(a) => a.durable.await.map(|()| (a.first_offset, a.timestamp_ms)),
@@ -200,6 +221,13 @@ impl Engine {
             return Err(missing().into());
         }
         let shard = s.shard(index).ok_or_else(missing)?.clone();
+        if !s.limiter(index as usize).admit_iterator() {
+            return Err(ApiError::new(
+                ErrorCode::ProvisionedThroughputExceeded,
+                rate_exceeded(&shard, &n.name, &n.account),
+            )
+            .into());
+        }
         drop(s);
 
         let retention_ms = stream.read().meta.retention_ms();
@@ -417,6 +445,13 @@ impl Engine {
                 .filter(|sh| sh.partition == it.partition)
                 .ok_or_else(missing)?
                 .clone();
+            if !s.limiter(it.shard_index as usize).admit_read() {
+                return Err(ApiError::new(
+                    ErrorCode::ProvisionedThroughputExceeded,
+                    rate_exceeded(&shard, &it.stream, &it.account),
+                )
+                .into());
+            }
             (
                 shard.clone(),
                 children_of(&s, &shard),
@@ -433,6 +468,10 @@ impl Engine {
             retention_ms,
             now,
         )?;
+        let returned: usize = entries.iter().map(|e| e.payload.len()).sum();
+        if let Some(s) = self.catalog.get(&it.account, &it.stream) {
+            s.read().limiter(it.shard_index as usize).charge_read(returned as u64);
+        }
         let next_offset = entries.last().map_or(it.offset, |e| e.offset + 1);
         let millis_behind_latest = self.millis_behind(&shard, &entries, next_offset, now)?;
         let records = self.to_records(&shard, &keys, &entries)?;
@@ -449,6 +488,14 @@ impl Engine {
             child_shards: at_end.then_some(children),
         })
     }
+}
+
+/// AWS's throttling message, for PutRecord(s) entries and read calls alike.
+fn rate_exceeded(shard: &ShardMeta, stream: &str, account: &str) -> String {
+    format!(
+        "Rate exceeded for shard {} in stream {stream} under account {account}.",
+        shard.id()
+    )
 }
 
 /// Checks a record against the stream's maximum record size (data plus partition key).

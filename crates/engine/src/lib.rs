@@ -15,6 +15,7 @@ mod encryption;
 mod error;
 mod hashkey;
 mod iterator;
+mod limits;
 mod listing;
 mod model;
 mod policy;
@@ -35,6 +36,7 @@ use shardline_log::Storage;
 pub use clock::Clock;
 pub use config::{Caller, EngineConfig};
 pub use error::EngineError;
+pub use limits::Limits;
 pub use subscription::{Step, Subscription};
 
 use catalog::{parse_key_hex, Catalog};
@@ -85,7 +87,7 @@ impl Engine {
         let engine = Engine {
             storage,
             clock: Clock::default(),
-            catalog: Catalog::from_data(data, key),
+            catalog: Catalog::from_data(data, key, config.limits.clone()),
             sealer: Sealer::new(key),
             subscriptions: Arc::default(),
             keyring: encryption::Keyring::new(&config.master_key),

@@ -53,6 +53,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
                 shard_limit: s.shard_limit,
                 master_key,
                 kms_keys: s.kms_keys.clone(),
+                limits: s.limits.clone(),
                 ..EngineConfig::default()
             },
         )

@@ -20,6 +20,15 @@ pub enum DurabilityArg {
 
 #[derive(Clone, Copy, Debug, Deserialize, ValueEnum, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
+pub enum LimitsArg {
+    /// AWS's per-shard limits: 1 MiB/s and 1,000 records/s in; 5 reads/s, 2 MiB/s out.
+    Aws,
+    /// No throughput limits (bulk local work, benchmarks).
+    Off,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, ValueEnum, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
 pub enum AuthArg {
     /// Accept any well-formed request, as local emulators do.
     None,
@@ -94,6 +103,24 @@ pub struct ServeArgs {
     /// (repeatable; the variable takes a comma-separated list)
     #[arg(long = "kms-key", env = "SHARDLINE_KMS_KEYS", value_delimiter = ',')]
     pub kms_keys: Vec<String>,
+    /// Throughput limits profile [default: aws]
+    #[arg(long, env = "SHARDLINE_LIMITS", value_enum)]
+    pub limits: Option<LimitsArg>,
+    /// Override: per-shard write bytes/s (0 = unlimited)
+    #[arg(long, env = "SHARDLINE_LIMIT_WRITE_BYTES")]
+    pub limit_write_bytes: Option<u64>,
+    /// Override: per-shard write records/s (0 = unlimited)
+    #[arg(long, env = "SHARDLINE_LIMIT_WRITE_RECORDS")]
+    pub limit_write_records: Option<u64>,
+    /// Override: per-shard GetRecords calls/s (0 = unlimited)
+    #[arg(long, env = "SHARDLINE_LIMIT_READ_CALLS")]
+    pub limit_read_calls: Option<u64>,
+    /// Override: per-shard read bytes/s (0 = unlimited)
+    #[arg(long, env = "SHARDLINE_LIMIT_READ_BYTES")]
+    pub limit_read_bytes: Option<u64>,
+    /// Override: per-shard GetShardIterator calls/s (0 = unlimited)
+    #[arg(long, env = "SHARDLINE_LIMIT_ITERATOR_CALLS")]
+    pub limit_iterator_calls: Option<u64>,
     /// Authentication [default: none]
     #[arg(long, env = "SHARDLINE_AUTH", value_enum)]
     pub auth: Option<AuthArg>,
@@ -130,6 +157,12 @@ struct FileSettings {
     subscription_secs: Option<u64>,
     housekeeping_ms: Option<u64>,
     test_clock: Option<bool>,
+    limits: Option<LimitsArg>,
+    limit_write_bytes: Option<u64>,
+    limit_write_records: Option<u64>,
+    limit_read_calls: Option<u64>,
+    limit_read_bytes: Option<u64>,
+    limit_iterator_calls: Option<u64>,
     auth: Option<AuthArg>,
     credentials_file: Option<PathBuf>,
     master_key_file: Option<PathBuf>,
@@ -159,6 +192,7 @@ pub struct Settings {
     pub subscription_secs: u64,
     pub housekeeping_ms: u64,
     pub test_clock: bool,
+    pub limits: shardline_engine::Limits,
     pub auth: AuthArg,
     pub credentials_file: Option<PathBuf>,
     pub master_key_file: Option<PathBuf>,
@@ -215,6 +249,23 @@ impl Settings {
                 .or(file.housekeeping_ms)
                 .unwrap_or(1000),
             test_clock: args.test_clock || file.test_clock.unwrap_or(false),
+            limits: {
+                let mut l = match args.limits.or(file.limits).unwrap_or(LimitsArg::Aws) {
+                    LimitsArg::Aws => shardline_engine::Limits::aws(),
+                    LimitsArg::Off => shardline_engine::Limits::off(),
+                };
+                let set = |slot: &mut Option<u64>, v: Option<u64>| {
+                    if let Some(v) = v {
+                        *slot = (v > 0).then_some(v);
+                    }
+                };
+                set(&mut l.write_bytes_per_sec, args.limit_write_bytes.or(file.limit_write_bytes));
+                set(&mut l.write_records_per_sec, args.limit_write_records.or(file.limit_write_records));
+                set(&mut l.read_calls_per_sec, args.limit_read_calls.or(file.limit_read_calls));
+                set(&mut l.read_bytes_per_sec, args.limit_read_bytes.or(file.limit_read_bytes));
+                set(&mut l.iterator_calls_per_sec, args.limit_iterator_calls.or(file.limit_iterator_calls));
+                l
+            },
             auth: args.auth.or(file.auth).unwrap_or(AuthArg::None),
             credentials_file: args.credentials_file.or(file.credentials_file),
             master_key_file: args.master_key_file.or(file.master_key_file),

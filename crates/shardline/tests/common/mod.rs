@@ -41,6 +41,10 @@ impl Server {
             "0".into(),
             "--delete-delay-ms".into(),
             "0".into(),
+            // Most tests move data faster than AWS's per-shard limits; the limits tests
+            // turn them back on with `--limits aws` (a later flag wins).
+            "--limits".into(),
+            "off".into(),
         ];
         if let Some(dir) = &data_dir {
             args.push("--data-dir".into());

@@ -1,0 +1,136 @@
+//! Per-shard throughput limits as AWS enforces them: PutRecords entries past 1,000 records/s
+//! fail on their own with AWS's code and message; a sixth GetRecords in a second is throttled;
+//! a 10 MiB read makes the following calls fail; `--limits off` removes all of it.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
+use aws_sdk_kinesis::Client;
+use common::{create_stream, error_code, error_message, Server};
+
+fn batch(n: usize, size: usize) -> Vec<PutRecordsRequestEntry> {
+    (0..n)
+        .map(|i| {
+            PutRecordsRequestEntry::builder()
+                .partition_key(format!("k{i}"))
+                .data(Blob::new(vec![b'x'; size]))
+                .build()
+                .unwrap()
+        })
+        .collect()
+}
+
+async fn iterator(c: &Client) -> String {
+    c.get_shard_iterator()
+        .stream_name("lim")
+        .shard_id("shardId-000000000000")
+        .shard_iterator_type(ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap()
+        .shard_iterator()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn writes_over_1000_records_a_second_fail_per_entry() {
+    let server = Server::memory(&["--limits", "aws"]);
+    let c = server.client_no_retry();
+    create_stream(&c, "lim", 1).await;
+    // Far more than 1,000 records/s: 8,000 records as fast as the client can send them.
+    let (mut ok, mut failed) = (0usize, 0usize);
+    let start = Instant::now();
+    for _ in 0..16 {
+        let out = c.put_records().stream_name("lim").set_records(Some(batch(500, 10))).send().await.unwrap();
+        for r in out.records() {
+            match r.error_code() {
+                None => ok += 1,
+                Some(code) => {
+                    assert_eq!(code, "ProvisionedThroughputExceededException");
+                    assert_eq!(
+                        r.error_message(),
+                        Some("Rate exceeded for shard shardId-000000000000 in stream lim under account 000000000000.")
+                    );
+                    failed += 1;
+                }
+            }
+        }
+        let counted = out.records().iter().filter(|r| r.error_code().is_some()).count();
+        assert_eq!(out.failed_record_count(), Some(counted as i32));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    // One second of burst, then 1,000 records/s: never more than that gets in, and the
+    // burst always does. (Bounds only, so a slow machine cannot make this flaky.)
+    assert!(ok >= 1000, "the one-second burst gets in, got {ok}");
+    assert!((ok as f64) <= 1000.0 + 1000.0 * secs + 50.0, "{ok} records in {secs:.2}s is past the limit");
+    assert!(failed > 0 || secs > 7.0, "8,000 records this fast must be throttled");
+
+    // A single PutRecord over the limit is refused whole.
+    let mut refused = None;
+    for _ in 0..2000 {
+        if let Err(e) = c.put_record().stream_name("lim").partition_key("k").data(Blob::new("x")).send().await {
+            refused = Some(e);
+            break;
+        }
+    }
+    let e = refused.expect("PutRecord past the limit is refused");
+    assert_eq!(error_code(&e), "ProvisionedThroughputExceededException");
+}
+
+#[tokio::test]
+async fn six_reads_a_second_and_the_10_mib_rule() {
+    // Writes unlimited here so 10 MiB can be loaded quickly; reads keep AWS's limits.
+    let server = Server::memory(&["--limits", "aws", "--limit-write-bytes", "0", "--limit-write-records", "0"]);
+    let c = server.client_no_retry();
+    create_stream(&c, "lim", 1).await;
+    let mut it = iterator(&c).await;
+    let mut throttled = false;
+    for call in 0..6 {
+        match c.get_records().shard_iterator(&it).send().await {
+            Ok(r) => it = r.next_shard_iterator().unwrap().to_owned(),
+            Err(e) => {
+                assert_eq!(call, 5, "only the sixth call of the second is throttled");
+                assert_eq!(error_code(&e), "ProvisionedThroughputExceededException");
+                throttled = true;
+            }
+        }
+    }
+    assert!(throttled, "six GetRecords in a second must be throttled");
+
+    // Load 10 MiB, then read it in one call: the next calls fail for a few seconds.
+    for _ in 0..21 {
+        c.put_records().stream_name("lim").set_records(Some(batch(10, 50_000))).send().await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = c.get_records().shard_iterator(iterator(&c).await).send().await.unwrap();
+    let bytes: usize = r.records().iter().map(|x| x.data().as_ref().len()).sum();
+    assert!(bytes >= 9 * 1024 * 1024, "one call returns up to 10 MiB, got {bytes}");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let e = c
+        .get_records()
+        .shard_iterator(r.next_shard_iterator().unwrap())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "ProvisionedThroughputExceededException");
+    assert!(error_message(&e).starts_with("Rate exceeded for shard shardId-000000000000"));
+}
+
+#[tokio::test]
+async fn limits_off_removes_all_of_it() {
+    let server = Server::memory(&["--limits", "off"]);
+    let c = server.client_no_retry();
+    create_stream(&c, "lim", 1).await;
+    for _ in 0..10 {
+        let out = c.put_records().stream_name("lim").set_records(Some(batch(500, 10))).send().await.unwrap();
+        assert_eq!(out.failed_record_count(), Some(0));
+    }
+    let it = iterator(&c).await;
+    for _ in 0..20 {
+        c.get_records().shard_iterator(&it).limit(1).send().await.unwrap();
+    }
+}
