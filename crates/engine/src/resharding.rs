@@ -200,6 +200,7 @@ impl Engine {
             end_offset,
             closed_ms: now,
         });
+        self.wake_subscriptions(&s.meta.account, &s.meta.name, s.meta.shards[pos].index);
         Ok(())
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use shardline_wire::shapes::{ChildShard, SubscribeToShardEvent, SubscribeToShardInput};
 use shardline_wire::{ApiError, ErrorCode};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 use crate::consumers::parse_consumer_arn;
 use crate::data::children_of;
@@ -30,8 +30,11 @@ type SlotKey = (String, u32);
 struct Slot {
     id: u64,
     consumer: String,
+    /// (account, stream name) of the subscribed shard.
+    stream: (String, String),
     started_ms: u64,
     end: watch::Sender<Option<ApiError>>,
+    wake: Arc<Notify>,
 }
 
 /// The live sessions, so a new subscription can find (and end) the one it replaces.
@@ -54,6 +57,8 @@ pub struct Subscription {
     pub visible: watch::Receiver<u64>,
     /// Becomes `Some(error)` when the session must end with that error event.
     pub ended: watch::Receiver<Option<ApiError>>,
+    /// Notified when the shard closes (resharding), so its last event goes out at once.
+    pub woken: Arc<Notify>,
 }
 
 impl Drop for Subscription {
@@ -129,6 +134,7 @@ impl Engine {
         let registry = self.subscriptions.clone();
         let id = registry.next_id.fetch_add(1, Ordering::Relaxed);
         let (end, ended) = watch::channel(None);
+        let woken = Arc::new(Notify::new());
         {
             let mut slots = registry.slots.lock();
             if let Some(old) = slots.get(&key) {
@@ -150,8 +156,10 @@ impl Engine {
                 Slot {
                     id,
                     consumer: consumer_name.to_string(),
+                    stream: (n.account.clone(), n.name.clone()),
                     started_ms: now,
                     end,
+                    wake: woken.clone(),
                 },
             );
         }
@@ -165,6 +173,7 @@ impl Engine {
             next_offset,
             visible,
             ended,
+            woken,
         })
     }
 
@@ -229,6 +238,17 @@ impl Engine {
         // Resuming AFTER this number reads the first record not yet delivered.
         event.continuation_sequence_number = Some(shard.number_before(sub.next_offset, now));
         Ok(Step::Event(event))
+    }
+
+    /// Wakes the sessions reading a shard that just closed.
+    pub(crate) fn wake_subscriptions(&self, account: &str, stream: &str, shard_index: u32) {
+        let slots = self.subscriptions.slots.lock();
+        for ((_, index), slot) in slots.iter() {
+            if *index == shard_index && slot.stream.0 == account && slot.stream.1 == stream {
+                // A stored permit, so a session busy elsewhere still sees it.
+                slot.wake.notify_one();
+            }
+        }
     }
 
     /// Ends every session of a consumer (it was deregistered).

@@ -75,6 +75,7 @@ pub async fn serve(
     }
     shutdown.await;
     stop.send_replace(true);
+    shared.shutdown.send_replace(true);
     for l in loops {
         let _ = l.await;
     }

@@ -50,6 +50,8 @@ impl Default for ServerConfig {
 pub(crate) struct Shared {
     pub engine: Arc<Engine>,
     pub config: ServerConfig,
+    /// Flips to true when the server starts shutting down.
+    pub shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 pub use http::Listener;
@@ -65,6 +67,10 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let shared = Arc::new(Shared { engine, config });
+    let shared = Arc::new(Shared {
+        engine,
+        config,
+        shutdown: tokio::sync::watch::Sender::new(false),
+    });
     http::serve(listeners, shared, shutdown, Duration::from_secs(5)).await
 }

@@ -56,6 +56,11 @@ async fn session(shared: Arc<Shared>, mut sub: Subscription, tx: mpsc::Sender<By
     let engine = &shared.engine;
     let heartbeat = shared.config.subscription_heartbeat;
     let deadline = Instant::now() + shared.config.subscription_lifetime;
+    // Sessions end with the server instead of holding its shutdown up.
+    let mut shutdown = shared.shutdown.subscribe();
+    if *shutdown.borrow() {
+        return;
+    }
     if tx
         .send(Bytes::from(eventstream::event("initial-response", b"{}")))
         .await
@@ -101,6 +106,8 @@ async fn session(shared: Arc<Shared>, mut sub: Subscription, tx: mpsc::Sender<By
                 }
             }
             _ = sub.ended.changed() => {}
+            () = sub.woken.notified() => {}
+            _ = shutdown.changed() => return,
             () = tokio::time::sleep_until(next_heartbeat.min(deadline)) => {}
             () = tx.closed() => return,
         }
