@@ -123,7 +123,10 @@ impl Engine {
                 if s.limiter(r.shard_pos).admit_write(size as u64) {
                     by_shard[r.shard_pos].push(i);
                 } else {
-                    throttled.push((i, rate_exceeded(&s.meta.shards[r.shard_pos], &n.name, &n.account)));
+                    throttled.push((
+                        i,
+                        rate_exceeded(&s.meta.shards[r.shard_pos], &n.name, &n.account),
+                    ));
                 }
             }
             let now = self.clock.now_ms();
@@ -470,7 +473,9 @@ impl Engine {
         )?;
         let returned: usize = entries.iter().map(|e| e.payload.len()).sum();
         if let Some(s) = self.catalog.get(&it.account, &it.stream) {
-            s.read().limiter(it.shard_index as usize).charge_read(returned as u64);
+            s.read()
+                .limiter(it.shard_index as usize)
+                .charge_read(returned as u64);
         }
         let next_offset = entries.last().map_or(it.offset, |e| e.offset + 1);
         let millis_behind_latest = self.millis_behind(&shard, &entries, next_offset, now)?;

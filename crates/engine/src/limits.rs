@@ -105,10 +105,15 @@ impl ShardLimiter {
             write_records,
             ..
         } = &mut *b;
-        for bucket in [write_bytes.as_mut(), write_records.as_mut()].into_iter().flatten() {
+        for bucket in [write_bytes.as_mut(), write_records.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             bucket.refill(now);
         }
-        let fits = write_bytes.as_ref().is_none_or(|w| w.tokens >= bytes as f64)
+        let fits = write_bytes
+            .as_ref()
+            .is_none_or(|w| w.tokens >= bytes as f64)
             && write_records.as_ref().is_none_or(|w| w.tokens >= 1.0);
         if fits {
             if let Some(w) = write_bytes {
@@ -130,7 +135,10 @@ impl ShardLimiter {
             read_bytes,
             ..
         } = &mut *b;
-        for bucket in [read_calls.as_mut(), read_bytes.as_mut()].into_iter().flatten() {
+        for bucket in [read_calls.as_mut(), read_bytes.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             bucket.refill(now);
         }
         let fits = read_calls.as_ref().is_none_or(|c| c.tokens >= 1.0)
@@ -175,7 +183,10 @@ mod tests {
     fn writes_are_held_to_the_rate_after_a_one_second_burst() {
         let l = ShardLimiter::new(&Limits::aws());
         let admitted = (0..2000).filter(|_| l.admit_write(10)).count();
-        assert_eq!(admitted, 1000, "a full bucket holds one second: 1000 records");
+        assert_eq!(
+            admitted, 1000,
+            "a full bucket holds one second: 1000 records"
+        );
         let l = ShardLimiter::new(&Limits::aws());
         assert!(l.admit_write(1024 * 1024));
         assert!(!l.admit_write(1), "1 MiB/s spent");

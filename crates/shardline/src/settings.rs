@@ -259,11 +259,26 @@ impl Settings {
                         *slot = (v > 0).then_some(v);
                     }
                 };
-                set(&mut l.write_bytes_per_sec, args.limit_write_bytes.or(file.limit_write_bytes));
-                set(&mut l.write_records_per_sec, args.limit_write_records.or(file.limit_write_records));
-                set(&mut l.read_calls_per_sec, args.limit_read_calls.or(file.limit_read_calls));
-                set(&mut l.read_bytes_per_sec, args.limit_read_bytes.or(file.limit_read_bytes));
-                set(&mut l.iterator_calls_per_sec, args.limit_iterator_calls.or(file.limit_iterator_calls));
+                set(
+                    &mut l.write_bytes_per_sec,
+                    args.limit_write_bytes.or(file.limit_write_bytes),
+                );
+                set(
+                    &mut l.write_records_per_sec,
+                    args.limit_write_records.or(file.limit_write_records),
+                );
+                set(
+                    &mut l.read_calls_per_sec,
+                    args.limit_read_calls.or(file.limit_read_calls),
+                );
+                set(
+                    &mut l.read_bytes_per_sec,
+                    args.limit_read_bytes.or(file.limit_read_bytes),
+                );
+                set(
+                    &mut l.iterator_calls_per_sec,
+                    args.limit_iterator_calls.or(file.limit_iterator_calls),
+                );
                 l
             },
             auth: args.auth.or(file.auth).unwrap_or(AuthArg::None),

@@ -45,7 +45,13 @@ async fn writes_over_1000_records_a_second_fail_per_entry() {
     let (mut ok, mut failed) = (0usize, 0usize);
     let start = Instant::now();
     for _ in 0..16 {
-        let out = c.put_records().stream_name("lim").set_records(Some(batch(500, 10))).send().await.unwrap();
+        let out = c
+            .put_records()
+            .stream_name("lim")
+            .set_records(Some(batch(500, 10)))
+            .send()
+            .await
+            .unwrap();
         for r in out.records() {
             match r.error_code() {
                 None => ok += 1,
@@ -59,20 +65,37 @@ async fn writes_over_1000_records_a_second_fail_per_entry() {
                 }
             }
         }
-        let counted = out.records().iter().filter(|r| r.error_code().is_some()).count();
+        let counted = out
+            .records()
+            .iter()
+            .filter(|r| r.error_code().is_some())
+            .count();
         assert_eq!(out.failed_record_count(), Some(counted as i32));
     }
     let secs = start.elapsed().as_secs_f64();
     // One second of burst, then 1,000 records/s: never more than that gets in, and the
     // burst always does. (Bounds only, so a slow machine cannot make this flaky.)
     assert!(ok >= 1000, "the one-second burst gets in, got {ok}");
-    assert!((ok as f64) <= 1000.0 + 1000.0 * secs + 50.0, "{ok} records in {secs:.2}s is past the limit");
-    assert!(failed > 0 || secs > 7.0, "8,000 records this fast must be throttled");
+    assert!(
+        (ok as f64) <= 1000.0 + 1000.0 * secs + 50.0,
+        "{ok} records in {secs:.2}s is past the limit"
+    );
+    assert!(
+        failed > 0 || secs > 7.0,
+        "8,000 records this fast must be throttled"
+    );
 
     // A single PutRecord over the limit is refused whole.
     let mut refused = None;
     for _ in 0..2000 {
-        if let Err(e) = c.put_record().stream_name("lim").partition_key("k").data(Blob::new("x")).send().await {
+        if let Err(e) = c
+            .put_record()
+            .stream_name("lim")
+            .partition_key("k")
+            .data(Blob::new("x"))
+            .send()
+            .await
+        {
             refused = Some(e);
             break;
         }
@@ -84,7 +107,14 @@ async fn writes_over_1000_records_a_second_fail_per_entry() {
 #[tokio::test]
 async fn six_reads_a_second_and_the_10_mib_rule() {
     // Writes unlimited here so 10 MiB can be loaded quickly; reads keep AWS's limits.
-    let server = Server::memory(&["--limits", "aws", "--limit-write-bytes", "0", "--limit-write-records", "0"]);
+    let server = Server::memory(&[
+        "--limits",
+        "aws",
+        "--limit-write-bytes",
+        "0",
+        "--limit-write-records",
+        "0",
+    ]);
     let c = server.client_no_retry();
     create_stream(&c, "lim", 1).await;
     let mut it = iterator(&c).await;
@@ -103,12 +133,25 @@ async fn six_reads_a_second_and_the_10_mib_rule() {
 
     // Load 10 MiB, then read it in one call: the next calls fail for a few seconds.
     for _ in 0..21 {
-        c.put_records().stream_name("lim").set_records(Some(batch(10, 50_000))).send().await.unwrap();
+        c.put_records()
+            .stream_name("lim")
+            .set_records(Some(batch(10, 50_000)))
+            .send()
+            .await
+            .unwrap();
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let r = c.get_records().shard_iterator(iterator(&c).await).send().await.unwrap();
+    let r = c
+        .get_records()
+        .shard_iterator(iterator(&c).await)
+        .send()
+        .await
+        .unwrap();
     let bytes: usize = r.records().iter().map(|x| x.data().as_ref().len()).sum();
-    assert!(bytes >= 9 * 1024 * 1024, "one call returns up to 10 MiB, got {bytes}");
+    assert!(
+        bytes >= 9 * 1024 * 1024,
+        "one call returns up to 10 MiB, got {bytes}"
+    );
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let e = c
         .get_records()
@@ -126,11 +169,22 @@ async fn limits_off_removes_all_of_it() {
     let c = server.client_no_retry();
     create_stream(&c, "lim", 1).await;
     for _ in 0..10 {
-        let out = c.put_records().stream_name("lim").set_records(Some(batch(500, 10))).send().await.unwrap();
+        let out = c
+            .put_records()
+            .stream_name("lim")
+            .set_records(Some(batch(500, 10)))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(out.failed_record_count(), Some(0));
     }
     let it = iterator(&c).await;
     for _ in 0..20 {
-        c.get_records().shard_iterator(&it).limit(1).send().await.unwrap();
+        c.get_records()
+            .shard_iterator(&it)
+            .limit(1)
+            .send()
+            .await
+            .unwrap();
     }
 }
