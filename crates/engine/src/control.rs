@@ -18,6 +18,8 @@ const LIST_SHARDS_MAX: usize = 1000;
 /// ListStreams returns at most this many streams a call by default.
 const LIST_STREAMS_DEFAULT: usize = 100;
 const DEFAULT_MAX_RECORD_KIB: u32 = 1024;
+/// Streams an account may have in CREATING state at once (AWS: 5).
+const MAX_CREATING: usize = 5;
 
 impl Engine {
     pub fn create_stream(&self, caller: &Caller, input: CreateStreamInput) -> Result<Empty> {
@@ -38,8 +40,24 @@ impl Engine {
         if self.catalog.get(&account, &name).is_some() {
             return Err(already_exists(&account, &name).into());
         }
-
         let now = self.clock.now_ms();
+        let creating = self
+            .catalog
+            .list(&account, None)
+            .iter()
+            .filter(|s| s.read().meta.status(now) == crate::model::StreamStatus::Creating)
+            .count();
+        if self.config.limits.control_plane && creating >= MAX_CREATING {
+            return Err(ApiError::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "The account {account} has {creating} streams in CREATING state; at most \
+                     {MAX_CREATING} may be created at once."
+                ),
+            )
+            .into());
+        }
+
         let shards: Vec<ShardMeta> = uniform_ranges(shard_count)
             .into_iter()
             .enumerate()

@@ -53,6 +53,7 @@ pub struct Engine {
     sealer: Sealer,
     subscriptions: Arc<subscription::Subscriptions>,
     keyring: encryption::Keyring,
+    control_limiter: limits::ControlLimiter,
 }
 
 impl Engine {
@@ -91,6 +92,7 @@ impl Engine {
             sealer: Sealer::new(key),
             subscriptions: Arc::default(),
             keyring: encryption::Keyring::new(&config.master_key),
+            control_limiter: limits::ControlLimiter::default(),
             config,
         };
         engine.reconcile()?;
@@ -131,6 +133,29 @@ impl Engine {
                 .store_manifest(&bytes)
                 .map_err(EngineError::from)
         })
+    }
+
+    /// Admits a call under AWS's control-plane rate limits (when limits are on).
+    ///
+    /// # Errors
+    /// `LimitExceededException` when the caller's account is over the operation's rate.
+    pub fn admit(&self, caller: &Caller) -> Result<()> {
+        if self.config.limits.control_plane
+            && !self
+                .control_limiter
+                .admit(&caller.account_id, caller.operation)
+        {
+            return Err(shardline_wire::ApiError::new(
+                shardline_wire::ErrorCode::LimitExceeded,
+                format!(
+                    "Rate exceeded for {} calls under account {}.",
+                    caller.operation.name(),
+                    caller.account_id
+                ),
+            )
+            .into());
+        }
+        Ok(())
     }
 
     pub fn config(&self) -> &EngineConfig {

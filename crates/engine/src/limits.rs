@@ -19,6 +19,11 @@ pub struct Limits {
     pub read_calls_per_sec: Option<u64>,
     pub read_bytes_per_sec: Option<u64>,
     pub iterator_calls_per_sec: Option<u64>,
+    /// Control-plane call rates per account (reference §6.2), the CREATING cap, and one
+    /// SubscribeToShard call a second per consumer and shard.
+    pub control_plane: bool,
+    /// SubscribeToShard push throughput per consumer and shard.
+    pub subscribe_bytes_per_sec: Option<u64>,
 }
 
 impl Limits {
@@ -30,6 +35,8 @@ impl Limits {
             read_calls_per_sec: Some(5),
             read_bytes_per_sec: Some(2 * 1024 * 1024),
             iterator_calls_per_sec: Some(5),
+            control_plane: true,
+            subscribe_bytes_per_sec: Some(2 * 1024 * 1024),
         }
     }
 
@@ -40,6 +47,8 @@ impl Limits {
             read_calls_per_sec: None,
             read_bytes_per_sec: None,
             iterator_calls_per_sec: None,
+            control_plane: false,
+            subscribe_bytes_per_sec: None,
         }
     }
 }
@@ -175,6 +184,73 @@ impl ShardLimiter {
     }
 }
 
+/// AWS's control-plane rate for an operation, in calls per second per account; `None` for
+/// data-plane operations, whose limits are per shard.
+pub fn control_rate(op: shardline_wire::Operation) -> Option<u64> {
+    use shardline_wire::Operation::*;
+    Some(match op {
+        CreateStream
+        | DeleteStream
+        | AddTagsToStream
+        | RemoveTagsFromStream
+        | ListStreams
+        | ListTagsForStream
+        | MergeShards
+        | SplitShard
+        | RegisterStreamConsumer
+        | ListStreamConsumers
+        | DeregisterStreamConsumer
+        | DescribeAccountSettings
+        | UpdateAccountSettings
+        | UpdateStreamWarmThroughput
+        | IncreaseStreamRetentionPeriod
+        | DecreaseStreamRetentionPeriod
+        | EnableEnhancedMonitoring
+        | DisableEnhancedMonitoring
+        | StartStreamEncryption
+        | StopStreamEncryption
+        | UpdateStreamMode
+        | UpdateMaxRecordSize
+        | TagResource
+        | UntagResource
+        | ListTagsForResource
+        | PutResourcePolicy
+        | GetResourcePolicy
+        | DeleteResourcePolicy => 5,
+        DescribeStream | UpdateShardCount => 10,
+        DescribeStreamSummary | DescribeStreamConsumer => 20,
+        DescribeLimits => 1,
+        ListShards => 1000,
+        PutRecord | PutRecords | GetRecords | GetShardIterator | SubscribeToShard => return None,
+    })
+}
+
+/// Per-account buckets for control-plane calls.
+#[derive(Default)]
+pub struct ControlLimiter {
+    buckets: Mutex<std::collections::HashMap<(String, shardline_wire::Operation), Bucket>>,
+}
+
+impl ControlLimiter {
+    /// Takes one call of `op` for `account`; false when over AWS's rate.
+    pub fn admit(&self, account: &str, op: shardline_wire::Operation) -> bool {
+        let Some(rate) = control_rate(op) else {
+            return true;
+        };
+        let mut buckets = self.buckets.lock();
+        let bucket = buckets
+            .entry((account.to_string(), op))
+            .or_insert_with(|| Bucket::new(rate));
+        bucket.refill(Instant::now());
+        if bucket.tokens >= 1.0 {
+            bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +276,20 @@ mod tests {
         assert!(!l.admit_read(), "calls after a 10 MiB read are refused");
         let calls = ShardLimiter::new(&Limits::aws());
         assert_eq!((0..6).filter(|_| calls.admit_read()).count(), 5);
+    }
+
+    #[test]
+    fn control_plane_rates() {
+        let c = ControlLimiter::default();
+        let ok = (0..10)
+            .filter(|_| c.admit("a", shardline_wire::Operation::CreateStream))
+            .count();
+        assert_eq!(ok, 5);
+        assert!(
+            c.admit("b", shardline_wire::Operation::CreateStream),
+            "per account"
+        );
+        assert!((0..100).all(|_| c.admit("a", shardline_wire::Operation::PutRecord)));
     }
 
     #[test]

@@ -41,6 +41,8 @@ struct Slot {
 #[derive(Default)]
 pub struct Subscriptions {
     slots: Mutex<HashMap<SlotKey, Slot>>,
+    /// When each consumer last subscribed to each shard (for the 1 call/s limit).
+    last_call: Mutex<HashMap<SlotKey, u64>>,
     next_id: AtomicU64,
 }
 
@@ -145,6 +147,27 @@ impl Engine {
                     ))
                     .into());
                 }
+            }
+            // AWS's rate of one call a second per consumer and shard, checked after the
+            // 5-second rule so a live session is reported as in use.
+            if self.config.limits.control_plane {
+                let mut last = self.subscriptions.last_call.lock();
+                if last
+                    .get(&key)
+                    .is_some_and(|t| now.saturating_sub(*t) < 1000)
+                {
+                    return Err(ApiError::new(
+                        ErrorCode::LimitExceeded,
+                        format!(
+                            "Rate exceeded for consumer {consumer_arn} and shard {}: at most one SubscribeToShard call a second.",
+                            shard.id()
+                        ),
+                    )
+                    .into());
+                }
+                last.insert(key.clone(), now);
+            }
+            if let Some(old) = slots.get(&key) {
                 // The newcomer takes over; the old session ends with an exception event.
                 old.end.send_replace(Some(ApiError::resource_in_use(format!(
                     "Another subscription for consumer {consumer_arn} on shard {} took over this one.",
@@ -238,6 +261,11 @@ impl Engine {
         // Resuming AFTER this number reads the first record not yet delivered.
         event.continuation_sequence_number = Some(shard.number_before(sub.next_offset, now));
         Ok(Step::Event(event))
+    }
+
+    /// Push throughput allowed per subscription, in bytes a second (None: unlimited).
+    pub fn subscription_push_rate(&self) -> Option<u64> {
+        self.config.limits.subscribe_bytes_per_sec
     }
 
     /// Wakes the sessions reading a shard that just closed.

@@ -28,6 +28,7 @@ pub async fn call(
     body: &[u8],
 ) -> Result<Reply, ApiError> {
     let e = &*shared.engine;
+    e.admit(c).map_err(EngineError::into_api_error)?;
     let body = (codec, body);
     match c.operation {
         Operation::CreateStream => empty(body, |i| e.create_stream(c, i)),

@@ -92,10 +92,21 @@ async fn session(shared: Arc<Shared>, mut sub: Subscription, tx: mpsc::Sender<By
             }
         };
         if let Some(frame) = frame {
+            let bytes = frame.len() as u64;
             if tx.send(frame).await.is_err() {
                 return; // the client went away
             }
             last_sent = Some(Instant::now());
+            // Push throughput per consumer and shard (AWS: 2 MiB/s): wait out what was sent.
+            if let Some(rate) = engine.subscription_push_rate() {
+                let pause = std::time::Duration::from_secs_f64(bytes as f64 / rate as f64);
+                if pause > std::time::Duration::from_millis(1) {
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
         }
         let next_heartbeat = last_sent.map_or(Instant::now(), |t| t + heartbeat);
         tokio::select! {

@@ -188,3 +188,50 @@ async fn limits_off_removes_all_of_it() {
             .unwrap();
     }
 }
+
+#[tokio::test]
+async fn control_plane_rates_and_the_creating_cap() {
+    let server = Server::memory(&["--limits", "aws", "--create-delay-ms", "3000"]);
+    let c = server.client_no_retry();
+    // CreateStream: 5 calls a second per account; a burst meets LimitExceededException.
+    let mut refused = None;
+    for i in 0..10 {
+        if let Err(e) = c
+            .create_stream()
+            .stream_name(format!("burst{i}"))
+            .shard_count(1)
+            .send()
+            .await
+        {
+            refused = Some((i, e));
+            break;
+        }
+    }
+    let (i, e) = refused.expect("a burst of CreateStream calls is refused");
+    assert_eq!(error_code(&e), "LimitExceededException");
+    assert!(
+        i >= 5,
+        "the first five calls of a second are allowed, refused at {i}"
+    );
+
+    // Those five are CREATING (3 s); once the rate allows again, a sixth is refused anyway.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let e = c
+        .create_stream()
+        .stream_name("sixth")
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&e), "LimitExceededException");
+    assert!(
+        error_message(&e).contains("CREATING"),
+        "{}",
+        error_message(&e)
+    );
+
+    // DescribeLimits allows one call a second.
+    c.describe_limits().send().await.unwrap();
+    let e = c.describe_limits().send().await.unwrap_err();
+    assert_eq!(error_code(&e), "LimitExceededException");
+}
