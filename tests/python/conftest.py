@@ -34,7 +34,8 @@ STOP_TIMEOUT_S = 5.0
 CLI_TIMEOUT_S = 60.0
 # No creation delays, and no per-shard throughput limits: tests move data faster than AWS allows
 # (the limits have their own tests, which pass --limits aws; a later flag wins).
-BASE_ARGS = ("--in-memory", "--create-delay-ms", "0", "--delete-delay-ms", "0", "--limits", "off")
+TEST_ARGS = ("--create-delay-ms", "0", "--delete-delay-ms", "0", "--limits", "off")
+BASE_ARGS = ("--in-memory", *TEST_ARGS)
 LISTENING = re.compile(r"^shardline listening on (http://127\.0\.0\.1:(\d+))\b")
 
 
@@ -48,7 +49,7 @@ def shardline_bin() -> Path:
 class Server:
     """One running `shardline serve`, with its output kept in files for failure messages."""
 
-    def __init__(self, extra_args: tuple[str, ...], workdir: Path) -> None:
+    def __init__(self, extra_args: tuple[str, ...], workdir: Path, base_args: tuple[str, ...] = BASE_ARGS) -> None:
         binary = shardline_bin()
         if not binary.is_file():
             pytest.fail(f"shardline binary not found at {binary}: run `cargo build --bin shardline`")
@@ -58,7 +59,7 @@ class Server:
         self._stderr = open(self.stderr_path, "wb")
         env = {k: v for k, v in os.environ.items() if not k.startswith("SHARDLINE_")}
         self.proc = subprocess.Popen(
-            [str(binary), "serve", "--port", "0", *BASE_ARGS, *extra_args],
+            [str(binary), "serve", "--port", "0", *base_args, *extra_args],
             cwd=workdir,  # keeps any ./shardline.toml or ./shardline-data of the developer out
             env=env,
             stdin=subprocess.DEVNULL,
@@ -107,6 +108,13 @@ class Server:
                 pytest.fail(f"shardline exited with {self.proc.returncode}\n{self.output()}")
             time.sleep(0.02)
         pytest.fail(f"/_shardline/health not ok within {START_TIMEOUT_S}s ({last})\n{self.output()}")
+
+    def kill(self) -> None:
+        """`kill -9`: no chance to flush or clean up."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=STOP_TIMEOUT_S)
+        self.stop()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -162,6 +170,51 @@ def start_shardline(tmp_path: Path) -> Iterator[Callable[..., str]]:
 
     yield start
     for server in servers:
+        server.stop()
+
+
+class RestartableShardline:
+    """One data directory that servers are started on one after another (never two at once)."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmp_path = tmp_path
+        self.data_dir = tmp_path / "data"
+        self.servers: list[Server] = []
+
+    @property
+    def running(self) -> Server | None:
+        last = self.servers[-1] if self.servers else None
+        return last if last is not None and last.proc.poll() is None else None
+
+    def start(self, *extra_args: str) -> str:
+        """Starts `shardline serve --data-dir <data_dir>` with TEST_ARGS; returns its endpoint URL."""
+        assert self.running is None, "a server is still running on this data directory"
+        workdir = self.tmp_path / f"restart{len(self.servers)}"
+        workdir.mkdir()
+        server = Server(tuple(extra_args), workdir, ("--data-dir", str(self.data_dir), *TEST_ARGS))
+        self.servers.append(server)
+        return server.endpoint
+
+    def kill(self) -> None:
+        """`kill -9` the running server."""
+        assert self.running is not None, "no server running"
+        self.running.kill()
+
+    def stop(self) -> None:
+        """SIGTERM the running server and wait for it to exit."""
+        assert self.running is not None, "no server running"
+        self.running.stop()
+
+    def output(self) -> str:
+        return "\n".join(s.output() for s in self.servers)
+
+
+@pytest.fixture
+def restartable_shardline(tmp_path: Path) -> Iterator[RestartableShardline]:
+    """Servers on one persistent data directory: `start(*flags)`, `kill()` (kill -9), `start()` again."""
+    servers = RestartableShardline(tmp_path)
+    yield servers
+    for server in servers.servers:
         server.stop()
 
 

@@ -91,12 +91,18 @@ impl Engine {
                 )
                 .into());
             }
+            let mut tags = std::collections::BTreeMap::new();
+            crate::tags::merge_tags(
+                &mut tags,
+                input.tags.unwrap_or_default(),
+                &format!("consumer {name}"),
+            )?;
             let consumer = ConsumerMeta {
                 name,
                 created_ms: now,
                 active_at_ms: now + self.config.create_delay_ms,
                 deleted_at_ms: None,
-                tags: input.tags.unwrap_or_default(),
+                tags,
             };
             // Drop a DELETING namesake for good: the name is being reused.
             s.meta.consumers.retain(|c| c.name != consumer.name);
@@ -254,7 +260,10 @@ impl Engine {
                     .get_or_insert(now + self.config.delete_delay_ms);
             }
         }
-        self.end_subscriptions_of(&consumer.name);
+        {
+            let s = stream.read();
+            self.end_subscriptions_of(&s.meta.account, &s.meta.name, &consumer.name);
+        }
         self.persist()?;
         Ok(Empty {})
     }

@@ -18,6 +18,8 @@ const LIST_SHARDS_MAX: usize = 1000;
 /// ListStreams returns at most this many streams a call by default.
 const LIST_STREAMS_DEFAULT: usize = 100;
 const DEFAULT_MAX_RECORD_KIB: u32 = 1024;
+/// On-demand streams allowed per account (AWS default).
+pub(crate) const ON_DEMAND_STREAM_LIMIT: i64 = 50;
 /// Streams an account may have in CREATING state at once (AWS: 5).
 const MAX_CREATING: usize = 5;
 
@@ -37,6 +39,15 @@ impl Engine {
             None => self.config.on_demand_shards,
         };
         self.check_shard_limit(&account, shard_count)?;
+        if mode == StreamMode::OnDemand {
+            self.check_on_demand_limit(&account)?;
+        }
+        let mut tags = std::collections::BTreeMap::new();
+        crate::tags::merge_tags(
+            &mut tags,
+            input.tags.clone().unwrap_or_default(),
+            &format!("stream {name} under account {account}"),
+        )?;
         if self.catalog.get(&account, &name).is_some() {
             return Err(already_exists(&account, &name).into());
         }
@@ -88,7 +99,7 @@ impl Engine {
             max_record_size_kib: input
                 .max_record_size_in_kib
                 .map_or(DEFAULT_MAX_RECORD_KIB, |k| k as u32),
-            tags: input.tags.unwrap_or_default(),
+            tags,
             shards,
             consumers: Vec::new(),
             policy: None,
@@ -212,6 +223,10 @@ impl Engine {
                     .filter(|c| c.deleted_at_ms.is_none())
                     .count() as i64,
                 max_record_size_in_kib: i64::from(m.max_record_size_kib),
+                warm_throughput: m.warm_throughput_mibps.map(|w| WarmThroughputObject {
+                    target_mi_bps: Some(w),
+                    current_mi_bps: Some(w),
+                }),
             },
         })
     }
@@ -396,6 +411,27 @@ pub(crate) fn encryption_type(m: &StreamMeta) -> &'static str {
 }
 
 impl Engine {
+    /// Refuses a request that would give the account more on-demand streams than allowed.
+    pub(crate) fn check_on_demand_limit(&self, account: &str) -> Result<()> {
+        let on_demand = self
+            .catalog
+            .list(account, None)
+            .iter()
+            .filter(|s| s.read().meta.mode == StreamMode::OnDemand)
+            .count() as i64;
+        if on_demand >= ON_DEMAND_STREAM_LIMIT {
+            return Err(ApiError::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "This request would exceed the limit of {ON_DEMAND_STREAM_LIMIT} on-demand streams for the account {account} in {}.",
+                    self.config.region
+                ),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
     /// Refuses a request that would take the account past its open-shard limit.
     pub(crate) fn check_shard_limit(&self, account: &str, additional: u32) -> Result<()> {
         let open: u32 = self

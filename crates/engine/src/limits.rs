@@ -3,7 +3,8 @@
 //!
 //! Each limit is a token bucket: tokens accrue at the limit's rate and the bucket holds at
 //! most one second of them, so a quiet shard may burst up to one second's worth at once and a
-//! busy one is held to the rate. Reads may overdraw the byte bucket: a GetRecords call that
+//! busy one is held to the rate. The write-bytes bucket holds 10 MiB, so a quiet shard takes
+//! one record of the largest size AWS allows, as AWS documents for large records. Reads may overdraw the byte bucket: a GetRecords call that
 //! returned 10 MiB (5 seconds of a 2 MiB/s allowance) leaves the bucket 4 seconds in debt, and
 //! calls in those seconds are refused, as AWS documents.
 
@@ -57,25 +58,35 @@ impl Limits {
 #[derive(Debug)]
 struct Bucket {
     rate: f64,
+    capacity: f64,
     tokens: f64,
     last: Instant,
 }
 
 impl Bucket {
     fn new(rate: u64) -> Self {
+        Self::with_capacity(rate, rate)
+    }
+
+    fn with_capacity(rate: u64, capacity: u64) -> Self {
         Bucket {
             rate: rate as f64,
-            tokens: rate as f64,
+            capacity: capacity as f64,
+            tokens: capacity as f64,
             last: Instant::now(),
         }
     }
 
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.capacity);
         self.last = now;
     }
 }
+
+/// A shard may take one record as large as AWS allows (10 MiB) in a burst while averaging
+/// its byte rate, as AWS documents for large records.
+const WRITE_BURST_BYTES: u64 = 10 * 1024 * 1024;
 
 /// The buckets of one shard.
 #[derive(Debug, Default)]
@@ -96,7 +107,9 @@ impl ShardLimiter {
     pub fn new(limits: &Limits) -> Self {
         ShardLimiter {
             state: Mutex::new(Buckets {
-                write_bytes: limits.write_bytes_per_sec.map(Bucket::new),
+                write_bytes: limits
+                    .write_bytes_per_sec
+                    .map(|r| Bucket::with_capacity(r, r.max(WRITE_BURST_BYTES))),
                 write_records: limits.write_records_per_sec.map(Bucket::new),
                 read_calls: limits.read_calls_per_sec.map(Bucket::new),
                 read_bytes: limits.read_bytes_per_sec.map(Bucket::new),
@@ -264,8 +277,8 @@ mod tests {
             "a full bucket holds one second: 1000 records"
         );
         let l = ShardLimiter::new(&Limits::aws());
-        assert!(l.admit_write(1024 * 1024));
-        assert!(!l.admit_write(1), "1 MiB/s spent");
+        assert!(l.admit_write(10 * 1024 * 1024), "a 10 MiB record may burst");
+        assert!(!l.admit_write(1024), "then the byte rate holds");
     }
 
     #[test]

@@ -6,6 +6,7 @@ use shardline_wire::shapes::*;
 use shardline_wire::{ApiError, ErrorCode, Timestamp};
 
 use crate::catalog::StreamRef as Stream;
+use crate::control::ON_DEMAND_STREAM_LIMIT;
 use crate::encryption::{canonical_key_id, AWS_MANAGED_KEY};
 use crate::error::Result;
 use crate::model::{EncryptionState, StreamMeta, StreamMode, StreamStatus};
@@ -14,8 +15,6 @@ use crate::{Caller, Engine};
 
 const MIN_RETENTION_HOURS: i64 = 24;
 const MAX_RETENTION_HOURS: i64 = 8760;
-/// On-demand streams allowed per account (AWS default).
-const ON_DEMAND_STREAM_LIMIT: i64 = 50;
 /// A minimum throughput billing commitment lasts at least this long once enabled.
 const COMMITMENT_MIN_MS: u64 = 365 * 86_400_000;
 
@@ -91,6 +90,11 @@ impl Engine {
         {
             let mut s = stream.write();
             require_active(&s.meta, &n, now)?;
+            if mode == StreamMode::OnDemand && s.meta.mode != mode {
+                drop(s);
+                self.check_on_demand_limit(&n.account)?;
+                s = stream.write();
+            }
             if s.meta.mode == mode {
                 return Err(ApiError::invalid_argument(format!(
                     "Stream {} under account {} is already in {} mode.",

@@ -279,10 +279,12 @@ impl Engine {
         }
     }
 
-    /// Ends every session of a consumer (it was deregistered).
-    pub(crate) fn end_subscriptions_of(&self, consumer_name: &str) {
+    /// Ends every session of a consumer of a stream (it was deregistered).
+    pub(crate) fn end_subscriptions_of(&self, account: &str, stream: &str, consumer_name: &str) {
         let slots = self.subscriptions.slots.lock();
-        for slot in slots.values().filter(|s| s.consumer == consumer_name) {
+        for slot in slots.values().filter(|s| {
+            s.consumer == consumer_name && s.stream.0 == account && s.stream.1 == stream
+        }) {
             slot.end.send_replace(Some(ApiError::new(
                 ErrorCode::ResourceNotFound,
                 format!("Consumer {consumer_name} was deregistered."),

@@ -188,7 +188,7 @@ fn not_found(arn: &str) -> ApiError {
 }
 
 /// Adds tags, refusing to go past AWS's limit of 50 (counting keys that already exist once).
-fn merge_tags(
+pub(crate) fn merge_tags(
     tags: &mut BTreeMap<String, String>,
     new: BTreeMap<String, String>,
     what: &str,

@@ -2,10 +2,16 @@
 //! - `GET /_shardline/health` → `ok`
 //! - `POST /_shardline/clock?advance_ms=N` → moves the engine clock forward (only with
 //!   `--test-clock`), so tests can see retention and iterator expiry without waiting.
+//! - `GET /_shardline/faults` → the fault-injection rules in force (JSON);
+//!   `POST /_shardline/faults` with a rule (JSON) → its id; `DELETE /_shardline/faults/<id>`
+//!   removes one, `DELETE /_shardline/faults` all.
 
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use http_body_util::{BodyExt, Limited};
+
+use crate::faults::FaultSpec;
 use crate::http::{text, Body};
 use crate::Shared;
 
@@ -39,6 +45,34 @@ pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
                     )
                 }
                 None => text(StatusCode::BAD_REQUEST, "expected ?advance_ms=N\n".into()),
+            }
+        }
+        (&Method::GET, "/_shardline/faults") => text(StatusCode::OK, shared.faults.list_json()),
+        (&Method::DELETE, "/_shardline/faults") => {
+            shared.faults.clear();
+            text(StatusCode::OK, "cleared\n".into())
+        }
+        (&Method::DELETE, path) if path.starts_with("/_shardline/faults/") => {
+            let id = path
+                .trim_start_matches("/_shardline/faults/")
+                .parse::<u64>();
+            match id {
+                Ok(id) if shared.faults.remove(id) => text(StatusCode::OK, "removed\n".into()),
+                _ => text(StatusCode::NOT_FOUND, "no such rule\n".into()),
+            }
+        }
+        (&Method::POST, "/_shardline/faults") => {
+            let body = match Limited::new(req.into_body(), 64 * 1024).collect().await {
+                Ok(b) => b.to_bytes(),
+                Err(_) => return text(StatusCode::BAD_REQUEST, "unreadable body\n".into()),
+            };
+            let spec: FaultSpec = match serde_json::from_slice(&body) {
+                Ok(s) => s,
+                Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e}\n")),
+            };
+            match shared.faults.add(spec) {
+                Ok(id) => text(StatusCode::OK, format!("{{\"id\":{id}}}\n")),
+                Err(e) => text(StatusCode::BAD_REQUEST, format!("{e}\n")),
             }
         }
         _ => text(StatusCode::NOT_FOUND, "not found\n".into()),

@@ -23,7 +23,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::dispatch::Reply;
-use crate::{admin, auth, dispatch, subscribe, Shared};
+use crate::{admin, auth, dispatch, faults, subscribe, Shared};
 
 /// Response bodies: whole (most calls) or streamed (SubscribeToShard).
 pub type Body = UnsyncBoxBody<Bytes, Infallible>;
@@ -256,6 +256,18 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
             }
         }
     };
+    if !shared.faults.is_empty() {
+        let target: faults::Target = codec.decode(&body).unwrap_or_default();
+        let effect = shared
+            .faults
+            .effect(op, target.stream(), target.shard_id.as_deref());
+        if !effect.delay.is_zero() {
+            tokio::time::sleep(effect.delay).await;
+        }
+        if let Some(e) = effect.error {
+            return error(codec, &e);
+        }
+    }
     match dispatch::call(shared, &caller, codec, &body).await {
         Ok(Reply::Body(out)) => body_response(codec, StatusCode::OK, out),
         // Operations without an output shape answer 200 with an empty body, as AWS does.

@@ -7,6 +7,7 @@
 mod admin;
 pub mod auth;
 mod dispatch;
+pub mod faults;
 mod http;
 mod subscribe;
 pub mod tls;
@@ -32,6 +33,8 @@ pub struct ServerConfig {
     pub subscription_lifetime: Duration,
     /// Longest quiet time on a subscription before an empty event is sent.
     pub subscription_heartbeat: Duration,
+    /// Fault-injection rules in force at start.
+    pub faults: Vec<faults::FaultSpec>,
 }
 
 impl Default for ServerConfig {
@@ -43,6 +46,7 @@ impl Default for ServerConfig {
             max_body_bytes: 24 * 1024 * 1024,
             subscription_lifetime: Duration::from_secs(300),
             subscription_heartbeat: Duration::from_secs(1),
+            faults: Vec::new(),
         }
     }
 }
@@ -52,6 +56,7 @@ pub(crate) struct Shared {
     pub config: ServerConfig,
     /// Flips to true when the server starts shutting down.
     pub shutdown: tokio::sync::watch::Sender<bool>,
+    pub faults: faults::Faults,
 }
 
 pub use http::Listener;
@@ -67,10 +72,17 @@ pub async fn serve(
     config: ServerConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let faults = faults::Faults::default();
+    for spec in &config.faults {
+        faults
+            .add(spec.clone())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    }
     let shared = Arc::new(Shared {
         engine,
         config,
         shutdown: tokio::sync::watch::Sender::new(false),
+        faults,
     });
     http::serve(listeners, shared, shutdown, Duration::from_secs(5)).await
 }

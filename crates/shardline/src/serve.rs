@@ -135,6 +135,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
             credentials,
             test_clock: s.test_clock,
             subscription_lifetime: Duration::from_secs(s.subscription_secs.max(1)),
+            faults: s.faults.clone(),
             ..ServerConfig::default()
         },
         shutdown_signal(),

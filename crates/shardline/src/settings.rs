@@ -169,6 +169,9 @@ struct FileSettings {
     kms_keys: Option<Vec<String>>,
     allow_anonymous: Option<bool>,
     log: Option<String>,
+    /// Fault-injection rules in force at start (`[[fault]]` tables).
+    #[serde(default)]
+    fault: Vec<shardline_server::faults::FaultSpec>,
 }
 
 /// Effective settings of one `serve` run.
@@ -197,6 +200,7 @@ pub struct Settings {
     pub credentials_file: Option<PathBuf>,
     pub master_key_file: Option<PathBuf>,
     pub kms_keys: Vec<String>,
+    pub faults: Vec<shardline_server::faults::FaultSpec>,
     pub log: String,
 }
 
@@ -289,8 +293,14 @@ impl Settings {
             } else {
                 args.kms_keys
             },
+            faults: file.fault,
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         };
+        for (i, f) in s.faults.iter().enumerate() {
+            if let Err(e) = f.validate() {
+                bail!("fault rule {} in the configuration file: {e}", i + 1);
+            }
+        }
         let allow_anonymous = args.allow_anonymous || file.allow_anonymous.unwrap_or(false);
         if s.auth == AuthArg::None && s.credentials_file.is_some() {
             bail!("--credentials-file is used only with --auth sigv4; add --auth sigv4 to check signatures");

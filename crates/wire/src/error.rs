@@ -59,6 +59,38 @@ impl ErrorCode {
         }
     }
 
+    /// The code whose `__type` is `name` (also accepting AWS's short `InternalFailure`).
+    pub fn from_type_name(name: &str) -> Option<ErrorCode> {
+        const ALL: [ErrorCode; 22] = [
+            ErrorCode::AccessDenied,
+            ErrorCode::ExpiredIterator,
+            ErrorCode::ExpiredNextToken,
+            ErrorCode::InternalFailure,
+            ErrorCode::InvalidArgument,
+            ErrorCode::KmsAccessDenied,
+            ErrorCode::KmsDisabled,
+            ErrorCode::KmsInvalidState,
+            ErrorCode::KmsNotFound,
+            ErrorCode::KmsOptInRequired,
+            ErrorCode::KmsThrottling,
+            ErrorCode::LimitExceeded,
+            ErrorCode::ProvisionedThroughputExceeded,
+            ErrorCode::ResourceInUse,
+            ErrorCode::ResourceNotFound,
+            ErrorCode::Validation,
+            ErrorCode::Serialization,
+            ErrorCode::UnknownOperation,
+            ErrorCode::MissingAuthenticationToken,
+            ErrorCode::IncompleteSignature,
+            ErrorCode::InvalidSignature,
+            ErrorCode::UnrecognizedClient,
+        ];
+        if name == "InternalFailure" {
+            return Some(ErrorCode::InternalFailure);
+        }
+        ALL.into_iter().find(|c| c.type_name() == name)
+    }
+
     /// HTTP status: every client error is 400; only InternalFailure (a model `fault`) is 500.
     pub fn http_status(self) -> u16 {
         match self {

@@ -162,6 +162,8 @@ pub struct StreamDescriptionSummary {
     pub consumer_count: i64,
     #[serde(rename = "MaxRecordSizeInKiB")]
     pub max_record_size_in_kib: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warm_throughput: Option<WarmThroughputObject>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
