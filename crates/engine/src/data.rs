@@ -6,6 +6,8 @@ use shardline_wire::shapes::*;
 use shardline_wire::validate::{Shown, Violations};
 use shardline_wire::{ApiError, Blob, ErrorCode, Timestamp};
 
+use std::time::Instant;
+
 use bytes::Bytes;
 
 use crate::catalog::{Stream, StreamRef};
@@ -16,6 +18,7 @@ use crate::error::Result;
 use crate::hashkey::{hash_partition_key, parse_hash_key};
 use crate::iterator::ShardIterator;
 use crate::model::{parse_shard_id, shard_id, ShardMeta};
+use crate::observe;
 use crate::records;
 use crate::resolve::not_found;
 use crate::seqnum::SequenceNumber;
@@ -39,6 +42,7 @@ impl Engine {
         caller: &Caller,
         input: PutRecordInput,
     ) -> Result<PutRecordOutput> {
+        let started = Instant::now();
         let (n, stream) = self.writable_stream(caller, &input)?;
         let partition_key = input.partition_key.unwrap_or_default();
         let data = input.data.unwrap_or_default();
@@ -51,8 +55,9 @@ impl Engine {
                 .into());
             }
         }
-        let (shard, appended, encryption) = {
+        let (shard, appended, encryption, enhanced) = {
             let s = stream.read();
+            let enhanced = observe::Enhanced::of(&s.meta.shard_level_metrics);
             check_record_size(&s, "data", &partition_key, &data.0)?;
             let routed = self.route(
                 &s,
@@ -63,6 +68,8 @@ impl Engine {
             let shard = s.meta.shards[routed.shard_pos].clone();
             let size = (partition_key.len() + data.len()) as u64;
             if !s.limiter(routed.shard_pos).admit_write(size) {
+                observe::write_exceeded(&n.name, &shard.id(), 1, enhanced);
+                observe::put_record(&n.name, size, started.elapsed(), false);
                 return Err(ApiError::new(
                     ErrorCode::ProvisionedThroughputExceeded,
                     rate_exceeded(&shard, &n.name, &n.account),
@@ -74,7 +81,7 @@ impl Engine {
                 self.clock.now_ms(),
                 &[routed.payload.as_slice()],
             )?;
-            (shard, appended, encryption_type(&s.meta))
+            (shard, appended, encryption_type(&s.meta), enhanced)
         };
         let Appended {
             first_offset,
@@ -82,6 +89,9 @@ impl Engine {
             durable,
         } = appended;
         durable.await?;
+        let size = (partition_key.len() + data.len()) as u64;
+        observe::incoming(&n.name, &shard.id(), 1, size, enhanced);
+        observe::put_record(&n.name, size, started.elapsed(), true);
         Ok(PutRecordOutput {
             shard_id: shard.id(),
             sequence_number: shard.sequence_number(first_offset, timestamp_ms),
@@ -94,13 +104,14 @@ impl Engine {
         caller: &Caller,
         input: PutRecordsInput,
     ) -> Result<PutRecordsOutput> {
+        let started = Instant::now();
         let (n, stream) = self.writable_stream(caller, &input)?;
         let entries = input.records.unwrap_or_default();
         // Validate everything first: a bad entry fails the whole call, nothing written.
         let mut total = 0usize;
         let mut throttled: Vec<(usize, String)> = Vec::new();
         // Only the shards this call touches are kept past the lock.
-        let (batches, encryption) = {
+        let (batches, encryption, enhanced) = {
             let s = stream.read();
             let mut routed = Vec::with_capacity(entries.len());
             for (i, e) in entries.iter().enumerate() {
@@ -116,6 +127,7 @@ impl Engine {
             // Group by shard, keeping request order within each shard; entries past a shard's
             // throughput limit fail on their own, as AWS fails them.
             let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); s.meta.shards.len()];
+            let enhanced = observe::Enhanced::of(&s.meta.shard_level_metrics);
             for (i, r) in routed.iter().enumerate() {
                 let e = &entries[i];
                 let size = e.partition_key.as_deref().map_or(0, str::len)
@@ -123,10 +135,9 @@ impl Engine {
                 if s.limiter(r.shard_pos).admit_write(size as u64) {
                     by_shard[r.shard_pos].push(i);
                 } else {
-                    throttled.push((
-                        i,
-                        rate_exceeded(&s.meta.shards[r.shard_pos], &n.name, &n.account),
-                    ));
+                    let shard = &s.meta.shards[r.shard_pos];
+                    observe::write_exceeded(&n.name, &shard.id(), 1, enhanced);
+                    throttled.push((i, rate_exceeded(shard, &n.name, &n.account)));
                 }
             }
             let now = self.clock.now_ms();
@@ -144,11 +155,18 @@ impl Engine {
                     .append(s.meta.shards[pos].partition, now, &payloads);
                 batches.push((s.meta.shards[pos].clone(), members, result));
             }
-            (batches, encryption_type(&s.meta))
+            (batches, encryption_type(&s.meta), enhanced)
         };
 
         let mut results = vec![PutRecordsResultEntry::default(); entries.len()];
+        let throttled_count = throttled.len() as u64;
         let mut failed = throttled.len() as i64;
+        let mut accepted_bytes = 0u64;
+        let size = |i: usize| {
+            let e = &entries[i];
+            (e.partition_key.as_deref().map_or(0, str::len)
+                + e.data.as_ref().map_or(0, |d| d.len())) as u64
+        };
         for (i, message) in throttled {
             results[i].error_code = Some("ProvisionedThroughputExceededException".into());
             results[i].error_message = Some(message);
@@ -160,6 +178,9 @@ impl Engine {
             };
             match outcome {
                 Ok((first, ts)) => {
+                    let bytes: u64 = members.iter().map(|&i| size(i)).sum();
+                    accepted_bytes += bytes;
+                    observe::incoming(&n.name, &shard.id(), members.len() as u64, bytes, enhanced);
                     for (k, &i) in members.iter().enumerate() {
                         results[i].shard_id = Some(shard.id());
                         results[i].sequence_number =
@@ -176,6 +197,14 @@ impl Engine {
                 }
             }
         }
+        observe::put_records(
+            &n.name,
+            entries.len() as u64,
+            entries.len() as u64 - failed as u64,
+            throttled_count,
+            accepted_bytes,
+            started.elapsed(),
+        );
         Ok(PutRecordsOutput {
             failed_record_count: failed,
             records: results,
@@ -408,6 +437,7 @@ impl Engine {
     }
 
     pub fn get_records(&self, caller: &Caller, input: GetRecordsInput) -> Result<GetRecordsOutput> {
+        let started = Instant::now();
         let now = self.clock.now_ms();
         let token = input.shard_iterator.as_deref().unwrap_or_default();
         let it = ShardIterator::open(&self.sealer, token)
@@ -441,14 +471,16 @@ impl Engine {
             .catalog
             .get(&it.account, &it.stream)
             .ok_or_else(missing)?;
-        let (shard, children, retention_ms, keys) = {
+        let (shard, children, retention_ms, keys, enhanced) = {
             let s = stream.read();
             let shard = s
                 .shard(it.shard_index)
                 .filter(|sh| sh.partition == it.partition)
                 .ok_or_else(missing)?
                 .clone();
+            let enhanced = observe::Enhanced::of(&s.meta.shard_level_metrics);
             if !s.limiter(it.shard_index as usize).admit_read() {
+                observe::read_exceeded(&it.stream, &shard.id(), enhanced);
                 return Err(ApiError::new(
                     ErrorCode::ProvisionedThroughputExceeded,
                     rate_exceeded(&shard, &it.stream, &it.account),
@@ -460,6 +492,7 @@ impl Engine {
                 children_of(&s, &shard),
                 s.meta.retention_ms(),
                 s.meta.data_keys.clone(),
+                enhanced,
             )
         };
         let limit = input.limit.map_or(GET_RECORDS_MAX_COUNT, |l| l as usize);
@@ -480,6 +513,19 @@ impl Engine {
         let next_offset = entries.last().map_or(it.offset, |e| e.offset + 1);
         let millis_behind_latest = self.millis_behind(&shard, &entries, next_offset, now)?;
         let records = self.to_records(&shard, &keys, &entries)?;
+        let data_bytes: usize = records
+            .iter()
+            .map(|r| r.data.len() + r.partition_key.len())
+            .sum();
+        observe::get_records(
+            &it.stream,
+            &shard.id(),
+            records.len() as u64,
+            data_bytes as u64,
+            millis_behind_latest,
+            started.elapsed(),
+            enhanced,
+        );
         // At the end of a closed shard: no next iterator, and the children to go on with.
         let at_end = shard
             .closed

@@ -18,6 +18,7 @@ mod iterator;
 mod limits;
 mod listing;
 mod model;
+mod observe;
 mod policy;
 mod records;
 mod resharding;

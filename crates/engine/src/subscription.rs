@@ -15,6 +15,7 @@ use crate::consumers::parse_consumer_arn;
 use crate::data::children_of;
 use crate::error::Result;
 use crate::model::{parse_shard_id, shard_id, ShardMeta};
+use crate::observe;
 use crate::resolve::StreamName;
 use crate::{Caller, Engine};
 
@@ -186,6 +187,7 @@ impl Engine {
                 },
             );
         }
+        observe::subscribe(&n.name, true, false);
         Ok(Subscription {
             registry,
             key,
@@ -216,7 +218,13 @@ impl Engine {
             .catalog
             .get(&sub.stream.account, &sub.stream.name)
             .ok_or_else(gone)?;
-        let (shard, children, retention_ms, keys): (ShardMeta, Vec<ChildShard>, u64, _) = {
+        let (shard, children, retention_ms, keys, enhanced): (
+            ShardMeta,
+            Vec<ChildShard>,
+            u64,
+            _,
+            _,
+        ) = {
             let s = stream.read();
             let shard = s
                 .shard(sub.shard_index)
@@ -229,6 +237,7 @@ impl Engine {
                 children,
                 s.meta.retention_ms(),
                 s.meta.data_keys.clone(),
+                observe::Enhanced::of(&s.meta.shard_level_metrics),
             )
         };
         let entries = self.read_shard(
@@ -244,6 +253,18 @@ impl Engine {
         }
         let millis_behind_latest = self.millis_behind(&shard, &entries, sub.next_offset, now)?;
         let records = self.to_records(&shard, &keys, &entries)?;
+        let bytes: usize = records
+            .iter()
+            .map(|r| r.data.len() + r.partition_key.len())
+            .sum();
+        observe::subscribe_event(
+            &sub.stream.name,
+            &shard.id(),
+            records.len() as u64,
+            bytes as u64,
+            millis_behind_latest,
+            enhanced,
+        );
         let at_end = shard
             .closed
             .as_ref()

@@ -1,4 +1,7 @@
 //! shardline's own endpoints, beside the Kinesis API:
+//! - `GET /metrics` → Prometheus text: CloudWatch's Kinesis metric names (`.` becomes `_`:
+//!   `PutRecords.Latency` is `PutRecords_Latency`) labelled `StreamName` (and `ShardId` for
+//!   shard-level metrics enabled with EnableEnhancedMonitoring), plus `process_*` metrics.
 //! - `GET /_shardline/health` → `ok`
 //! - `POST /_shardline/clock?advance_ms=N` → moves the engine clock forward (only with
 //!   `--test-clock`), so tests can see retention and iterator expiry without waiting.
@@ -16,6 +19,41 @@ use crate::http::{text, Body};
 use crate::Shared;
 
 pub const PREFIX: &str = "/_shardline/";
+
+/// `GET /metrics`.
+pub fn metrics(shared: &Shared) -> Response<Body> {
+    let Some(handle) = &shared.metrics else {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "metrics are off\n".into());
+    };
+    record_process_metrics();
+    let mut r = text(StatusCode::OK, handle.render());
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+/// Process metrics under Prometheus's conventional names, read from /proc when there is one.
+pub(crate) fn record_process_metrics() {
+    static STARTED: std::sync::OnceLock<std::time::SystemTime> = std::sync::OnceLock::new();
+    let started = *STARTED.get_or_init(std::time::SystemTime::now);
+    if let Ok(statm) = std::fs::read_to_string("/proc/self/statm") {
+        if let Some(pages) = statm
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<f64>().ok())
+        {
+            metrics::gauge!("process_resident_memory_bytes").set(pages * 4096.0);
+        }
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        metrics::gauge!("process_open_fds").set(fds.count() as f64);
+    }
+    if let Ok(since) = started.duration_since(std::time::UNIX_EPOCH) {
+        metrics::gauge!("process_start_time_seconds").set(since.as_secs_f64());
+    }
+}
 
 pub async fn handle(shared: &Shared, req: Request<Incoming>) -> Response<Body> {
     match (req.method(), req.uri().path()) {

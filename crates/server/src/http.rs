@@ -182,6 +182,9 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
     if target.is_none() && req.uri().path().starts_with(admin::PREFIX) {
         return admin::handle(shared, req).await;
     }
+    if target.is_none() && req.method() == Method::GET && req.uri().path() == "/metrics" {
+        return admin::metrics(shared);
+    }
     if req.method() != Method::POST {
         return xml_error(
             StatusCode::FORBIDDEN,

@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     /// Flips to true when the server starts shutting down.
     pub shutdown: tokio::sync::watch::Sender<bool>,
     pub faults: faults::Faults,
+    /// Renders `/metrics`; absent if another recorder was installed first.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 pub use http::Listener;
@@ -78,11 +80,17 @@ pub async fn serve(
             .add(spec.clone())
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     }
+    admin::record_process_metrics(); // fixes the start time now
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| tracing::warn!(error = %e, "metrics are off"))
+        .ok();
     let shared = Arc::new(Shared {
         engine,
         config,
         shutdown: tokio::sync::watch::Sender::new(false),
         faults,
+        metrics,
     });
     http::serve(listeners, shared, shutdown, Duration::from_secs(5)).await
 }
