@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::limits::{Limits, ShardLimiter};
+use crate::limits::{Limits, OnDemandCapacity, ShardLimiter};
 use crate::model::{AccountSettings, CatalogData, ShardMeta, StreamMeta, MANIFEST_VERSION};
 
 /// (account id, stream name)
@@ -19,6 +19,19 @@ pub struct Stream {
     routes: Vec<(u128, u128, usize)>,
     limits: Limits,
     limiters: Vec<ShardLimiter>,
+    /// On-demand streams (with limits on): the stream-wide write capacity.
+    on_demand: Option<OnDemandCapacity>,
+    /// On-demand scaling's view of each shard (by position).
+    pub heat: Vec<Heat>,
+    /// When on-demand scaling last looked at this stream.
+    pub last_scale_check: Option<std::time::Instant>,
+}
+
+/// How long a shard has been hot or cold, for on-demand scaling.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Heat {
+    pub hot_checks: u32,
+    pub cold_since_ms: Option<u64>,
 }
 
 impl Stream {
@@ -28,6 +41,9 @@ impl Stream {
             routes: Vec::new(),
             limits,
             limiters: Vec::new(),
+            on_demand: None,
+            heat: Vec::new(),
+            last_scale_check: None,
         };
         stream.rebuild_routes();
         stream
@@ -38,10 +54,39 @@ impl Stream {
         &self.limiters[pos]
     }
 
-    /// Recomputes routing after the shard list changed (and gives new shards a limiter).
+    /// Lets a write of `bytes` into the shard at `pos` if the limits allow it: an on-demand
+    /// stream's own capacity, else the shard's.
+    pub fn admit_write(&self, pos: usize, bytes: u64) -> bool {
+        match &self.on_demand {
+            Some(capacity) => {
+                let ok = capacity.admit(bytes);
+                if ok {
+                    self.limiters[pos].count_write(bytes);
+                }
+                ok
+            }
+            None => self.limiters[pos].admit_write(bytes),
+        }
+    }
+
+    pub fn on_demand_capacity(&self) -> Option<&OnDemandCapacity> {
+        self.on_demand.as_ref()
+    }
+
+    /// Recomputes routing after the shard list or mode changed (new shards get a limiter).
     pub fn rebuild_routes(&mut self) {
         while self.limiters.len() < self.meta.shards.len() {
             self.limiters.push(ShardLimiter::new(&self.limits));
+        }
+        self.heat.resize(self.meta.shards.len(), Heat::default());
+        let on_demand = self.meta.mode == crate::model::StreamMode::OnDemand
+            && self.limits.write_bytes_per_sec.is_some();
+        match (on_demand, self.on_demand.is_some()) {
+            (true, false) => {
+                self.on_demand = Some(OnDemandCapacity::new(self.meta.on_demand_peak_bytes));
+            }
+            (false, true) => self.on_demand = None,
+            _ => {}
         }
         self.routes = self
             .meta

@@ -22,6 +22,8 @@ pub struct EngineConfig {
     pub kms_keys: Vec<String>,
     /// Per-shard throughput limits.
     pub limits: crate::Limits,
+    /// How long two adjacent shards of an on-demand stream stay cold before they are merged.
+    pub on_demand_cooldown_ms: u64,
 }
 
 impl Default for EngineConfig {
@@ -38,6 +40,7 @@ impl Default for EngineConfig {
             master_key: [0; 32],
             kms_keys: Vec::new(),
             limits: crate::Limits::aws(),
+            on_demand_cooldown_ms: 3_600_000,
         }
     }
 }

@@ -107,6 +107,7 @@ impl Engine {
             scaling_history: Vec::new(),
             shard_level_metrics: Vec::new(),
             warm_throughput_mibps: input.warm_throughput_mi_bps,
+            on_demand_peak_bytes: 0,
             encryption: None,
             data_keys: Vec::new(),
         };

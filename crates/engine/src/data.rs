@@ -67,7 +67,7 @@ impl Engine {
             )?;
             let shard = s.meta.shards[routed.shard_pos].clone();
             let size = (partition_key.len() + data.len()) as u64;
-            if !s.limiter(routed.shard_pos).admit_write(size) {
+            if !s.admit_write(routed.shard_pos, size) {
                 observe::write_exceeded(&n.name, &shard.id(), 1, enhanced);
                 observe::put_record(&n.name, size, started.elapsed(), false);
                 return Err(ApiError::new(
@@ -132,7 +132,7 @@ impl Engine {
                 let e = &entries[i];
                 let size = e.partition_key.as_deref().map_or(0, str::len)
                     + e.data.as_ref().map_or(0, |d| d.len());
-                if s.limiter(r.shard_pos).admit_write(size as u64) {
+                if s.admit_write(r.shard_pos, size as u64) {
                     by_shard[r.shard_pos].push(i);
                 } else {
                     let shard = &s.meta.shards[r.shard_pos];

@@ -213,6 +213,7 @@ impl Engine {
         if deregistered {
             self.persist()?;
         }
+        self.autoscale()?;
         if deleted {
             tracing::debug!("finished stream deletions");
         }

@@ -88,10 +88,11 @@ impl Bucket {
 /// its byte rate, as AWS documents for large records.
 const WRITE_BURST_BYTES: u64 = 10 * 1024 * 1024;
 
-/// The buckets of one shard.
+/// The buckets of one shard, and what it took in since on-demand scaling last looked.
 #[derive(Debug, Default)]
 pub struct ShardLimiter {
     state: Mutex<Buckets>,
+    written: Mutex<(u64, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -115,7 +116,20 @@ impl ShardLimiter {
                 read_bytes: limits.read_bytes_per_sec.map(Bucket::new),
                 iterator_calls: limits.iterator_calls_per_sec.map(Bucket::new),
             }),
+            written: Mutex::new((0, 0)),
         }
+    }
+
+    /// Counts a write that was let in (by this limiter or the stream's on-demand capacity).
+    pub fn count_write(&self, bytes: u64) {
+        let mut w = self.written.lock();
+        w.0 += bytes;
+        w.1 += 1;
+    }
+
+    /// (bytes, records) written since the last call.
+    pub fn take_written(&self) -> (u64, u64) {
+        std::mem::take(&mut *self.written.lock())
     }
 
     /// Takes room for one record of `bytes` (data plus partition key) if there is room.
@@ -144,6 +158,8 @@ impl ShardLimiter {
             if let Some(w) = write_records {
                 w.tokens -= 1.0;
             }
+            drop(b);
+            self.count_write(bytes);
         }
         fits
     }
@@ -193,6 +209,55 @@ impl ShardLimiter {
             true
         } else {
             false
+        }
+    }
+}
+
+/// The write capacity of an on-demand stream, which replaces its shards' own write limits:
+/// 4 MiB/s and 4,000 records/s to start, and twice the highest rate seen since (AWS:
+/// "up to double its previous peak").
+#[derive(Debug)]
+pub struct OnDemandCapacity {
+    state: Mutex<(Bucket, Bucket)>,
+}
+
+pub const ON_DEMAND_START_BYTES: u64 = 4 * 1024 * 1024;
+const BYTES_PER_RECORD_RATE: u64 = 1024;
+
+impl OnDemandCapacity {
+    pub fn new(peak_bytes_per_sec: u64) -> Self {
+        let bytes = ON_DEMAND_START_BYTES.max(2 * peak_bytes_per_sec);
+        OnDemandCapacity {
+            state: Mutex::new((
+                Bucket::new(bytes),
+                Bucket::new(bytes / BYTES_PER_RECORD_RATE),
+            )),
+        }
+    }
+
+    pub fn admit(&self, bytes: u64) -> bool {
+        let now = Instant::now();
+        let mut st = self.state.lock();
+        let (b, r) = &mut *st;
+        b.refill(now);
+        r.refill(now);
+        let fits = b.tokens >= bytes as f64 && r.tokens >= 1.0;
+        if fits {
+            b.tokens -= bytes as f64;
+            r.tokens -= 1.0;
+        }
+        fits
+    }
+
+    /// Raises the capacity to twice a newly observed peak.
+    pub fn observe_peak(&self, bytes_per_sec: u64) {
+        let want = (2 * bytes_per_sec) as f64;
+        let mut st = self.state.lock();
+        if want > st.0.rate {
+            st.0.rate = want;
+            st.0.capacity = want;
+            st.1.rate = want / BYTES_PER_RECORD_RATE as f64;
+            st.1.capacity = st.1.rate;
         }
     }
 }

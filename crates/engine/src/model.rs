@@ -106,6 +106,9 @@ pub struct StreamMeta {
     pub shard_level_metrics: Vec<String>,
     #[serde(default)]
     pub warm_throughput_mibps: Option<i64>,
+    /// Highest write rate (bytes/s) an on-demand stream has seen; its capacity is twice this.
+    #[serde(default)]
+    pub on_demand_peak_bytes: u64,
     /// Set while encryption is on: new records are sealed under `data_key`.
     #[serde(default)]
     pub encryption: Option<EncryptionState>,

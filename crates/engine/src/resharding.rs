@@ -347,3 +347,109 @@ fn plan_merges(s: &Stream, target: u32) -> Vec<Vec<u32>> {
         .filter(|group| group.len() > 1)
         .collect()
 }
+
+/// A shard writing this much (per second) counts as hot: 80% of a shard's write limits.
+const HOT_BYTES_PER_SEC: f64 = 0.8 * 1024.0 * 1024.0;
+const HOT_RECORDS_PER_SEC: f64 = 800.0;
+/// A shard hot this many checks in a row is split.
+const HOT_CHECKS: u32 = 2;
+/// Below this (5% of the limits) a shard counts as cold.
+const COLD_BYTES_PER_SEC: f64 = 0.05 * 1024.0 * 1024.0;
+const COLD_RECORDS_PER_SEC: f64 = 50.0;
+
+impl Engine {
+    /// On-demand scaling, run by housekeeping: a shard of an on-demand stream that stays near
+    /// its write limits is split in two; two adjacent shards that have both been cold for the
+    /// cool-down are merged back, never below the starting shard count. At most one reshard
+    /// per stream per check. The stream's write capacity follows its observed peak.
+    pub(crate) fn autoscale(&self) -> Result<()> {
+        let now = self.clock.now_ms();
+        let mut changed = false;
+        for stream in self.catalog.all() {
+            let mut s = stream.write();
+            let checked = std::time::Instant::now();
+            let last = s.last_scale_check.replace(checked);
+            let mut open: Vec<usize> = (0..s.meta.shards.len())
+                .filter(|&p| s.meta.shards[p].closed.is_none())
+                .collect();
+            open.sort_by_key(|&p| s.meta.shards[p].hash_range().0);
+            let taken: Vec<(usize, u64, u64)> = open
+                .iter()
+                .map(|&p| {
+                    let (bytes, records) = s.limiter(p).take_written();
+                    (p, bytes, records)
+                })
+                .collect();
+            if s.meta.mode != StreamMode::OnDemand || s.meta.status(now) != StreamStatus::Active {
+                continue;
+            }
+            let Some(last) = last else { continue };
+            let secs = checked.duration_since(last).as_secs_f64();
+            if secs < 0.05 {
+                continue;
+            }
+            let total: u64 = taken.iter().map(|t| t.1).sum();
+            let peak = (total as f64 / secs) as u64;
+            if peak > s.meta.on_demand_peak_bytes {
+                s.meta.on_demand_peak_bytes = peak;
+                if let Some(c) = s.on_demand_capacity() {
+                    c.observe_peak(peak);
+                }
+                changed = true;
+            }
+            let mut hot = None;
+            for &(pos, bytes, records) in &taken {
+                let (b, r) = (bytes as f64 / secs, records as f64 / secs);
+                let heat = &mut s.heat[pos];
+                if b >= HOT_BYTES_PER_SEC || r >= HOT_RECORDS_PER_SEC {
+                    heat.hot_checks += 1;
+                    heat.cold_since_ms = None;
+                } else {
+                    heat.hot_checks = 0;
+                    if b < COLD_BYTES_PER_SEC && r < COLD_RECORDS_PER_SEC {
+                        heat.cold_since_ms.get_or_insert(now);
+                    } else {
+                        heat.cold_since_ms = None;
+                    }
+                }
+                if heat.hot_checks >= HOT_CHECKS && hot.is_none() {
+                    hot = Some(pos);
+                }
+            }
+            if let Some(pos) = hot {
+                let (start, end) = s.meta.shards[pos].hash_range();
+                if end > start {
+                    let key = start + (end - start) / 2 + 1;
+                    tracing::info!(
+                        stream = s.meta.name,
+                        shard = s.meta.shards[pos].id(),
+                        "on-demand scaling splits a hot shard"
+                    );
+                    self.split(&mut s, pos, key, now)?;
+                    self.finish_reshard(&mut s, now);
+                    changed = true;
+                }
+            } else if open.len() > self.config.on_demand_shards as usize {
+                let cooled = |p: usize| {
+                    s.heat[p]
+                        .cold_since_ms
+                        .is_some_and(|t| now.saturating_sub(t) >= self.config.on_demand_cooldown_ms)
+                };
+                if let Some(pair) = open.windows(2).find(|w| cooled(w[0]) && cooled(w[1])) {
+                    let (a, b) = (pair[0], pair[1]);
+                    tracing::info!(
+                        stream = s.meta.name,
+                        "on-demand scaling merges two cold shards"
+                    );
+                    self.merge(&mut s, a, b, now)?;
+                    self.finish_reshard(&mut s, now);
+                    changed = true;
+                }
+            }
+        }
+        if changed {
+            self.persist()?;
+        }
+        Ok(())
+    }
+}

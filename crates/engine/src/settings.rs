@@ -105,6 +105,7 @@ impl Engine {
                 .into());
             }
             s.meta.mode = mode;
+            s.rebuild_routes();
             if let Some(w) = input.warm_throughput_mi_bps {
                 s.meta.warm_throughput_mibps = Some(w);
             }

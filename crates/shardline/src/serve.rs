@@ -54,6 +54,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
                 master_key,
                 kms_keys: s.kms_keys.clone(),
                 limits: s.limits.clone(),
+                on_demand_cooldown_ms: s.on_demand_cooldown_secs.saturating_mul(1000),
                 ..EngineConfig::default()
             },
         )

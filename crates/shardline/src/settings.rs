@@ -121,6 +121,10 @@ pub struct ServeArgs {
     /// Override: per-shard GetShardIterator calls/s (0 = unlimited)
     #[arg(long, env = "SHARDLINE_LIMIT_ITERATOR_CALLS")]
     pub limit_iterator_calls: Option<u64>,
+    /// How long two adjacent shards of an on-demand stream stay cold before they are merged
+    /// back, in seconds [default: 3600]
+    #[arg(long, env = "SHARDLINE_ON_DEMAND_COOLDOWN_SECS")]
+    pub on_demand_cooldown_secs: Option<u64>,
     /// Authentication [default: none]
     #[arg(long, env = "SHARDLINE_AUTH", value_enum)]
     pub auth: Option<AuthArg>,
@@ -158,6 +162,7 @@ struct FileSettings {
     housekeeping_ms: Option<u64>,
     test_clock: Option<bool>,
     limits: Option<LimitsArg>,
+    on_demand_cooldown_secs: Option<u64>,
     limit_write_bytes: Option<u64>,
     limit_write_records: Option<u64>,
     limit_read_calls: Option<u64>,
@@ -196,6 +201,7 @@ pub struct Settings {
     pub housekeeping_ms: u64,
     pub test_clock: bool,
     pub limits: shardline_engine::Limits,
+    pub on_demand_cooldown_secs: u64,
     pub auth: AuthArg,
     pub credentials_file: Option<PathBuf>,
     pub master_key_file: Option<PathBuf>,
@@ -285,6 +291,10 @@ impl Settings {
                 );
                 l
             },
+            on_demand_cooldown_secs: args
+                .on_demand_cooldown_secs
+                .or(file.on_demand_cooldown_secs)
+                .unwrap_or(3600),
             auth: args.auth.or(file.auth).unwrap_or(AuthArg::None),
             credentials_file: args.credentials_file.or(file.credentials_file),
             master_key_file: args.master_key_file.or(file.master_key_file),

@@ -235,3 +235,116 @@ async fn control_plane_rates_and_the_creating_cap() {
     let e = c.describe_limits().send().await.unwrap_err();
     assert_eq!(error_code(&e), "LimitExceededException");
 }
+
+#[tokio::test]
+async fn on_demand_streams_scale_under_sustained_load() {
+    use aws_sdk_kinesis::types::{ShardFilter, ShardFilterType, StreamMode, StreamModeDetails};
+    let server = Server::memory(&[
+        "--limits",
+        "aws",
+        "--housekeeping-ms",
+        "200",
+        "--on-demand-cooldown-secs",
+        "1",
+    ]);
+    let c = server.client_no_retry();
+    c.create_stream()
+        .stream_name("od")
+        .stream_mode_details(
+            StreamModeDetails::builder()
+                .stream_mode(StreamMode::OnDemand)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let open = |c: Client| async move {
+        let out = c
+            .list_shards()
+            .stream_name("od")
+            .shard_filter(
+                ShardFilter::builder()
+                    .r#type(ShardFilterType::AtLatest)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let mut ranges: Vec<(u128, u128)> = out
+            .shards()
+            .iter()
+            .map(|s| {
+                let r = s.hash_key_range().unwrap();
+                (
+                    r.starting_hash_key().parse().unwrap(),
+                    r.ending_hash_key().parse().unwrap(),
+                )
+            })
+            .collect();
+        ranges.sort();
+        assert_eq!(ranges[0].0, 0);
+        assert_eq!(ranges.last().unwrap().1, u128::MAX);
+        for w in ranges.windows(2) {
+            assert_eq!(w[0].1 + 1, w[1].0, "ListShards must stay a gap-free cover");
+        }
+        ranges.len()
+    };
+    assert_eq!(open(c.clone()).await, 4);
+
+    // Sustained writes into the first shard's range, well past one shard's 1,000 records/s.
+    let entries = || {
+        (0..500)
+            .map(|i| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key(format!("k{i}"))
+                    .explicit_hash_key("7")
+                    .data(Blob::new(vec![b'x'; 10]))
+                    .build()
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let start = Instant::now();
+    let (mut ok, mut grew) = (0usize, false);
+    while start.elapsed() < Duration::from_secs(10) {
+        let out = c
+            .put_records()
+            .stream_name("od")
+            .set_records(Some(entries()))
+            .send()
+            .await
+            .unwrap();
+        ok += out
+            .records()
+            .iter()
+            .filter(|r| r.error_code().is_none())
+            .count();
+        if start.elapsed() > Duration::from_millis(1500) && open(c.clone()).await > 4 {
+            grew = true;
+            break;
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    assert!(
+        grew,
+        "an on-demand stream under sustained load gains shards"
+    );
+    // On-demand writes are held to the stream's capacity, not to one shard's limit.
+    assert!(
+        (ok as f64) > 1000.0 + 1000.0 * secs,
+        "{ok} records in {secs:.1}s: throttled like a provisioned shard"
+    );
+
+    // Once the load stops, cold shards are merged back after the cool-down.
+    let mut back = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if open(c.clone()).await == 4 {
+            back = true;
+            break;
+        }
+    }
+    assert!(back, "cold shards merge back to the starting count");
+}
