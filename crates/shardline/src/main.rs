@@ -1,5 +1,7 @@
 //! The `shardline` command.
 
+mod bench;
+mod faults;
 mod serve;
 mod settings;
 
@@ -21,11 +23,17 @@ struct Cli {
 enum Command {
     /// Run the Kinesis-compatible server.
     Serve(Box<settings::ServeArgs>),
+    /// Change the fault-injection rules of a running server.
+    Faults(faults::FaultsArgs),
+    /// Benchmark a Kinesis endpoint (this server or any other): put, get, e2e.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(settings::Settings::resolve(*args)?),
+        Command::Faults(args) => faults::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
