@@ -121,6 +121,13 @@ pub struct ServeArgs {
     /// Override: per-shard GetShardIterator calls/s (0 = unlimited)
     #[arg(long, env = "SHARDLINE_LIMIT_ITERATOR_CALLS")]
     pub limit_iterator_calls: Option<u64>,
+    /// Override: SubscribeToShard push bytes/s per consumer and shard (0 = unlimited)
+    #[arg(long, env = "SHARDLINE_LIMIT_SUBSCRIBE_BYTES")]
+    pub limit_subscribe_bytes: Option<u64>,
+    /// Override: control-plane call rates, the CREATING cap and 1 SubscribeToShard call/s
+    /// (true or false)
+    #[arg(long, env = "SHARDLINE_LIMIT_CONTROL_PLANE")]
+    pub limit_control_plane: Option<bool>,
     /// How long two adjacent shards of an on-demand stream stay cold before they are merged
     /// back, in seconds [default: 3600]
     #[arg(long, env = "SHARDLINE_ON_DEMAND_COOLDOWN_SECS")]
@@ -168,6 +175,8 @@ struct FileSettings {
     limit_read_calls: Option<u64>,
     limit_read_bytes: Option<u64>,
     limit_iterator_calls: Option<u64>,
+    limit_subscribe_bytes: Option<u64>,
+    limit_control_plane: Option<bool>,
     auth: Option<AuthArg>,
     credentials_file: Option<PathBuf>,
     master_key_file: Option<PathBuf>,
@@ -289,6 +298,13 @@ impl Settings {
                     &mut l.iterator_calls_per_sec,
                     args.limit_iterator_calls.or(file.limit_iterator_calls),
                 );
+                set(
+                    &mut l.subscribe_bytes_per_sec,
+                    args.limit_subscribe_bytes.or(file.limit_subscribe_bytes),
+                );
+                if let Some(on) = args.limit_control_plane.or(file.limit_control_plane) {
+                    l.control_plane = on;
+                }
                 l
             },
             on_demand_cooldown_secs: args

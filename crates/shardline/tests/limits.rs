@@ -359,3 +359,44 @@ async fn on_demand_streams_scale_under_sustained_load() {
     }
     assert!(back, "cold shards merge back to the starting count");
 }
+
+#[tokio::test]
+async fn one_limit_can_be_lifted_on_its_own() {
+    // AWS's limits, but without the control-plane rates: a burst of CreateStream passes,
+    // while the per-shard write limit still holds.
+    let server = Server::memory(&["--limits", "aws", "--limit-control-plane", "false"]);
+    let c = server.client_no_retry();
+    for i in 0..10 {
+        create_stream(&c, &format!("free{i}"), 1).await;
+    }
+    let out = c
+        .put_records()
+        .stream_name("free0")
+        .set_records(Some(batch(500, 10)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out.failed_record_count(),
+        Some(0),
+        "the one-second burst fits"
+    );
+    let out = c
+        .put_records()
+        .stream_name("free0")
+        .set_records(Some(batch(500, 10)))
+        .send()
+        .await
+        .unwrap();
+    let out2 = c
+        .put_records()
+        .stream_name("free0")
+        .set_records(Some(batch(500, 10)))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        out.failed_record_count().unwrap_or(0) + out2.failed_record_count().unwrap_or(0) > 0,
+        "1,500 records at once exceed a shard's 1,000 records/s"
+    );
+}
