@@ -180,9 +180,10 @@ impl Engine {
                 Ok((first, ts)) => {
                     let bytes: u64 = members.iter().map(|&i| size(i)).sum();
                     accepted_bytes += bytes;
-                    observe::incoming(&n.name, &shard.id(), members.len() as u64, bytes, enhanced);
+                    let shard_id = shard.id();
+                    observe::incoming(&n.name, &shard_id, members.len() as u64, bytes, enhanced);
                     for (k, &i) in members.iter().enumerate() {
-                        results[i].shard_id = Some(shard.id());
+                        results[i].shard_id = Some(shard_id.clone());
                         results[i].sequence_number =
                             Some(shard.sequence_number(first + k as u64, ts));
                     }

@@ -2,9 +2,8 @@
 //! time are not stored: they derive from the entry's offset and timestamp.
 //!
 //! ```text
-//! plain:      [u8 0][body]
-//! encrypted:  [u8 1][u64 LE data key id][nonce (12)][AES-256-GCM(body) + tag (16)]
-//! body:       [u16 LE partition-key length][partition key][data]
+//! plain:      [u8 0][u16 LE partition-key length][partition key][data]
+//! encrypted:  [u8 1][u64 LE data key id][nonce (12)][AES-256-GCM(plain payload) + tag (16)]
 //! ```
 
 use bytes::Bytes;
@@ -12,8 +11,8 @@ use bytes::Bytes;
 const FORMAT_PLAIN: u8 = 0;
 const FORMAT_SEALED: u8 = 1;
 
-/// The body shared by both formats.
-pub fn body(partition_key: &str, data: &[u8]) -> Vec<u8> {
+/// A plain payload.
+pub fn encode(partition_key: &str, data: &[u8]) -> Vec<u8> {
     let key = partition_key.as_bytes();
     let mut out = Vec::with_capacity(3 + key.len() + data.len());
     out.push(FORMAT_PLAIN);
@@ -21,11 +20,6 @@ pub fn body(partition_key: &str, data: &[u8]) -> Vec<u8> {
     out.extend_from_slice(key);
     out.extend_from_slice(data);
     out
-}
-
-/// A plain payload: the body with its format byte (which `body` already wrote).
-pub fn encode(partition_key: &str, data: &[u8]) -> Vec<u8> {
-    body(partition_key, data)
 }
 
 /// An encrypted payload around `sealed`, the sealed form of a plain payload.

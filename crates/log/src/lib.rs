@@ -73,10 +73,6 @@ impl Durable {
         Durable(DurableInner::Ready(Some(Ok(()))))
     }
 
-    pub fn failed(err: LogError) -> Self {
-        Durable(DurableInner::Ready(Some(Err(err))))
-    }
-
     pub fn waiting(rx: tokio::sync::oneshot::Receiver<Result<(), LogError>>) -> Self {
         Durable(DurableInner::Waiting(rx))
     }

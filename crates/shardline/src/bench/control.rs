@@ -220,3 +220,25 @@ pub async fn ensure_consumer(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// A shard iterator of the given type (`LATEST`, `TRIM_HORIZON`, …).
+pub async fn shard_iterator(
+    client: &Client,
+    stream: &str,
+    shard: &str,
+    kind: &str,
+) -> anyhow::Result<String> {
+    #[derive(Deserialize)]
+    struct Out {
+        #[serde(rename = "ShardIterator")]
+        it: String,
+    }
+    let out: Out = call(
+        client,
+        "GetShardIterator",
+        json!({ "StreamName": stream, "ShardId": shard, "ShardIteratorType": kind }),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("GetShardIterator for {shard}: {e}"))?;
+    Ok(out.it)
+}

@@ -225,7 +225,7 @@ pub async fn run(args: E2eArgs) -> anyhow::Result<()> {
         if let Some(path) = &poll {
             let (tx, rx) = oneshot::channel();
             ready.push(rx);
-            let it = latest_iterator(&client, &common.stream, &shard.id).await?;
+            let it = control::shard_iterator(&client, &common.stream, &shard.id, "LATEST").await?;
             tasks.push(tokio::spawn(poll_shard(
                 readers.clone(),
                 it,
@@ -325,22 +325,6 @@ pub async fn run(args: E2eArgs) -> anyhow::Result<()> {
     };
     super::finish(common, &target).await?;
     report::emit(&report, common.json, E2eReport::print_human)
-}
-
-async fn latest_iterator(client: &Client, stream: &str, shard: &str) -> anyhow::Result<String> {
-    #[derive(Deserialize)]
-    struct Out {
-        #[serde(rename = "ShardIterator")]
-        it: String,
-    }
-    let out: Out = control::call(
-        client,
-        "GetShardIterator",
-        json!({ "StreamName": stream, "ShardId": shard, "ShardIteratorType": "LATEST" }),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("GetShardIterator for {shard}: {e}"))?;
-    Ok(out.it)
 }
 
 struct WriterResult {

@@ -160,7 +160,7 @@ async fn read_all(
     // Iterators and connections first, so the clock measures reading.
     let mut starts = Vec::with_capacity(shards.len());
     for shard in shards {
-        let it = shard_iterator(client, stream, &shard.id).await?;
+        let it = control::shard_iterator(client, stream, &shard.id, "TRIM_HORIZON").await?;
         starts.push((client.connect().await?, it));
     }
     let start = Instant::now();
@@ -184,22 +184,6 @@ async fn read_all(
     }
     total.elapsed = start.elapsed();
     Ok(total)
-}
-
-pub async fn shard_iterator(client: &Client, stream: &str, shard: &str) -> anyhow::Result<String> {
-    #[derive(Deserialize)]
-    struct Out {
-        #[serde(rename = "ShardIterator")]
-        it: String,
-    }
-    let out: Out = control::call(
-        client,
-        "GetShardIterator",
-        json!({ "StreamName": stream, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON" }),
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("GetShardIterator for {shard}: {e}"))?;
-    Ok(out.it)
 }
 
 async fn read_shard(
