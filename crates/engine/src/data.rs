@@ -21,7 +21,7 @@ use crate::model::{parse_shard_id, shard_id, ShardMeta};
 use crate::observe;
 use crate::records;
 use crate::resolve::not_found;
-use crate::seqnum::SequenceNumber;
+use crate::seqnum::{self, SequenceNumber};
 use crate::{Caller, Engine};
 
 /// GetRecords returns at most this much data a call (AWS: 10 MiB).
@@ -58,7 +58,7 @@ impl Engine {
         let (shard, appended, encryption, enhanced) = {
             let s = stream.read();
             let enhanced = observe::Enhanced::of(&s.meta.shard_level_metrics);
-            check_record_size(&s, "data", &partition_key, &data.0)?;
+            check_record_size(&s, || "data".to_string(), &partition_key, &data.0)?;
             let routed = self.route(
                 &s,
                 &partition_key,
@@ -117,7 +117,8 @@ impl Engine {
             for (i, e) in entries.iter().enumerate() {
                 let key = e.partition_key.as_deref().unwrap_or_default();
                 let data = e.data.as_ref().map_or(&[][..], |d| &d.0[..]);
-                check_record_size(&s, &format!("records.{}.member.data", i + 1), key, data)?;
+                let path = || format!("records.{}.member.data", i + 1);
+                check_record_size(&s, path, key, data)?;
                 total += key.len() + data.len();
                 routed.push(self.route(&s, key, e.explicit_hash_key.as_deref(), data)?);
             }
@@ -182,10 +183,11 @@ impl Engine {
                     accepted_bytes += bytes;
                     let shard_id = shard.id();
                     observe::incoming(&n.name, &shard_id, members.len() as u64, bytes, enhanced);
+                    let mut numbers = seqnum::Formatter::default();
                     for (k, &i) in members.iter().enumerate() {
                         results[i].shard_id = Some(shard_id.clone());
                         results[i].sequence_number =
-                            Some(shard.sequence_number(first + k as u64, ts));
+                            Some(shard.sequence_number_with(&mut numbers, first + k as u64, ts));
                     }
                 }
                 Err(e) => {
@@ -551,7 +553,13 @@ fn rate_exceeded(shard: &ShardMeta, stream: &str, account: &str) -> String {
 }
 
 /// Checks a record against the stream's maximum record size (data plus partition key).
-fn check_record_size(s: &Stream, path: &str, key: &str, data: &[u8]) -> Result<()> {
+/// `path` names the member in the error; it is only formatted when the record is too big.
+fn check_record_size(
+    s: &Stream,
+    path: impl FnOnce() -> String,
+    key: &str,
+    data: &[u8],
+) -> Result<()> {
     let max = s.meta.max_record_size_kib as usize * 1024;
     if data.len() > max {
         let mut v = Violations::new();
@@ -560,7 +568,7 @@ fn check_record_size(s: &Stream, path: &str, key: &str, data: &[u8]) -> Result<(
                 "java.nio.HeapByteBuffer[pos=0 lim={0} cap={0}]",
                 data.len()
             )),
-            path,
+            path(),
             &format!("have length less than or equal to {max}"),
         );
         return Err(v.into_error().unwrap_or_else(ApiError::internal).into());
@@ -625,6 +633,7 @@ impl Engine {
             what: format!("record {} of partition {}", e.offset, shard.partition),
             detail: detail.into(),
         };
+        let mut numbers = seqnum::Formatter::default();
         entries
             .iter()
             .map(|e| {
@@ -646,7 +655,11 @@ impl Engine {
                 let (partition_key, data) = records::decode(&plain)
                     .ok_or_else(|| corrupt(e, "unreadable record payload"))?;
                 Ok(Record {
-                    sequence_number: shard.sequence_number(e.offset, e.timestamp_ms),
+                    sequence_number: shard.sequence_number_with(
+                        &mut numbers,
+                        e.offset,
+                        e.timestamp_ms,
+                    ),
                     approximate_arrival_timestamp: Timestamp::from_millis(e.timestamp_ms as i64),
                     data: Blob(data),
                     partition_key,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::seqnum::{SequenceNumber, END_POSITION};
+use crate::seqnum::{self, SequenceNumber, END_POSITION};
 
 pub const MANIFEST_VERSION: u32 = 1;
 
@@ -252,14 +252,27 @@ impl ShardMeta {
         self.position_number(offset, timestamp_ms)
     }
 
+    /// [`ShardMeta::sequence_number`] for runs of records: consecutive records format cheaply.
+    pub fn sequence_number_with(
+        &self,
+        formatter: &mut seqnum::Formatter,
+        offset: u64,
+        timestamp_ms: u64,
+    ) -> String {
+        formatter.format(self.number_at(offset + 1, timestamp_ms))
+    }
+
     fn position_number(&self, position: u64, timestamp_ms: u64) -> String {
+        self.number_at(position, timestamp_ms).to_decimal()
+    }
+
+    fn number_at(&self, position: u64, timestamp_ms: u64) -> SequenceNumber {
         SequenceNumber {
             shard_create_secs: self.created_ms / 1000,
             shard_index: self.index,
             position,
             record_secs: timestamp_ms / 1000,
         }
-        .to_decimal()
     }
 }
 

@@ -7,6 +7,11 @@ mod settings;
 
 use clap::{Parser, Subcommand};
 
+/// Requests allocate and free many small buffers across worker threads; mimalloc's per-thread
+/// free lists cost a fraction of glibc malloc's there (see docs/benchmarks.md, Profiling).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "shardline",

@@ -1,6 +1,7 @@
 //! Model constraints of each input shape (min/max/pattern/enum/required), in member order.
 
 use std::collections::BTreeMap;
+use std::fmt::{self, Display};
 
 use crate::shapes::*;
 use crate::validate::{Pattern, Shown, Violations, HASH_KEY, NAME, SEQUENCE_NUMBER, STREAM_ARN};
@@ -27,6 +28,19 @@ pub const SHARD_FILTER_TYPES: &[&str] = &[
 ];
 pub const STREAM_MODES: &[&str] = &["PROVISIONED", "ON_DEMAND"];
 
+/// `<list>.<index>.member.<member>`, the path AWS prints for a member of a list element.
+struct MemberPath {
+    list: &'static str,
+    index: usize,
+    member: &'static str,
+}
+
+impl Display for MemberPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}.member.{}", self.list, self.index, self.member)
+    }
+}
+
 /// Checks an input against the model's member constraints.
 pub trait Validate {
     /// # Errors
@@ -48,12 +62,12 @@ fn stream_arn(v: &mut Violations, value: Option<&str>) {
     v.string("streamARN", value, 1, 2048, Some(STREAM_ARN));
 }
 
-fn pattern_only(v: &mut Violations, path: &str, value: Option<&str>, pattern: Pattern) {
+fn pattern_only(v: &mut Violations, path: impl Display, value: Option<&str>, pattern: Pattern) {
     v.string(path, value, 0, usize::MAX, Some(pattern));
 }
 
-fn data(v: &mut Violations, path: &str, data: Option<&crate::Blob>) {
-    v.required(path, data);
+fn data(v: &mut Violations, path: impl Display, data: Option<&crate::Blob>) {
+    v.required(&path, data);
     if let Some(d) = data.filter(|d| d.len() > MAX_DATA_BYTES) {
         v.push(
             Shown::Raw(format!(
@@ -80,7 +94,7 @@ impl Validate for CreateStreamInput {
             );
         }
         if let Some(tags) = &self.tags {
-            v.list_len("tags", format!("{tags:?}"), tags.len(), 1, 200);
+            v.list_len("tags", || format!("{tags:?}"), tags.len(), 1, 200);
         }
         v.int(
             "warmThroughputMiBps",
@@ -186,32 +200,33 @@ impl Validate for PutRecordsInput {
         v.required("records", self.records.as_ref());
         if let Some(records) = &self.records {
             // AWS renders each entry with Java's default toString.
-            let shown = format!(
-                "[{}]",
-                vec![
-                    "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310";
-                    records.len()
-                ]
-                .join(", ")
-            );
+            let shown = || {
+                format!(
+                    "[{}]",
+                    vec![
+                        "com.amazonaws.kinesis.v20131202.PutRecordsRequestEntry@c965e310";
+                        records.len()
+                    ]
+                    .join(", ")
+                )
+            };
             v.list_len("records", shown, records.len(), 1, 500);
             for (i, r) in records.iter().enumerate() {
-                let at = |m: &str| format!("records.{}.member.{m}", i + 1);
-                data(v, &at("data"), r.data.as_ref());
+                // Formatted only if a violation is reported: this runs for every record.
+                let at = |member| MemberPath {
+                    list: "records",
+                    index: i + 1,
+                    member,
+                };
+                data(v, at("data"), r.data.as_ref());
                 pattern_only(
                     v,
-                    &at("explicitHashKey"),
+                    at("explicitHashKey"),
                     r.explicit_hash_key.as_deref(),
                     HASH_KEY,
                 );
-                v.required(&at("partitionKey"), r.partition_key.as_ref());
-                v.string(
-                    &at("partitionKey"),
-                    r.partition_key.as_deref(),
-                    1,
-                    256,
-                    None,
-                );
+                v.required(at("partitionKey"), r.partition_key.as_ref());
+                v.string(at("partitionKey"), r.partition_key.as_deref(), 1, 256, None);
             }
         }
         name(v, "streamName", self.stream_name.as_deref());
@@ -413,10 +428,10 @@ pub const METRIC_NAMES: &[&str] = &[
 
 fn tag_map(v: &mut Violations, tags: Option<&BTreeMap<String, String>>) {
     if let Some(tags) = tags {
-        v.list_len("tags", format!("{tags:?}"), tags.len(), 1, 200);
+        v.list_len("tags", || format!("{tags:?}"), tags.len(), 1, 200);
         for (k, val) in tags {
-            v.string(&format!("tags.{k}"), Some(k), 1, 128, None);
-            v.string(&format!("tags.{k}"), Some(val), 0, 256, None);
+            v.string(format!("tags.{k}"), Some(k), 1, 128, None);
+            v.string(format!("tags.{k}"), Some(val), 0, 256, None);
         }
     }
 }
@@ -426,13 +441,13 @@ fn tag_keys(v: &mut Violations, keys: Option<&Vec<String>>) {
     if let Some(keys) = keys {
         v.list_len(
             "tagKeys",
-            format!("[{}]", keys.join(", ")),
+            || format!("[{}]", keys.join(", ")),
             keys.len(),
             1,
             50,
         );
         for (i, k) in keys.iter().enumerate() {
-            v.string(&format!("tagKeys.{}.member", i + 1), Some(k), 1, 128, None);
+            v.string(format!("tagKeys.{}.member", i + 1), Some(k), 1, 128, None);
         }
     }
 }
@@ -535,14 +550,14 @@ impl Validate for EnhancedMonitoringInput {
         if let Some(m) = &self.shard_level_metrics {
             v.list_len(
                 "shardLevelMetrics",
-                format!("[{}]", m.join(", ")),
+                || format!("[{}]", m.join(", ")),
                 m.len(),
                 1,
                 7,
             );
             for (i, name) in m.iter().enumerate() {
                 v.one_of(
-                    &format!("shardLevelMetrics.{}.member", i + 1),
+                    format!("shardLevelMetrics.{}.member", i + 1),
                     Some(name),
                     METRIC_NAMES,
                 );

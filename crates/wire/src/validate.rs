@@ -4,6 +4,8 @@
 //! Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+; Value '' at …`.
 //! Paths are lowerCamel member names; list members are `records.1.member.partitionKey`.
 
+use std::fmt::Display;
+
 use crate::{ApiError, ErrorCode};
 
 /// At most this many violations are listed, as AWS does.
@@ -28,7 +30,7 @@ impl Violations {
         Self::default()
     }
 
-    pub fn push(&mut self, value: Shown<'_>, path: &str, constraint: &str) {
+    pub fn push(&mut self, value: Shown<'_>, path: impl Display, constraint: &str) {
         let value = match value {
             Shown::Null => "null".to_string(),
             Shown::Str(s) => format!("'{s}'"),
@@ -40,7 +42,7 @@ impl Violations {
         ));
     }
 
-    pub fn required<T>(&mut self, path: &str, value: Option<&T>) {
+    pub fn required<T>(&mut self, path: impl Display, value: Option<&T>) {
         if value.is_none() {
             self.push(Shown::Null, path, "not be null");
         }
@@ -49,7 +51,7 @@ impl Violations {
     /// Length bounds (in UTF-16 units, as AWS's Java validators count) and an optional pattern.
     pub fn string(
         &mut self,
-        path: &str,
+        path: impl Display,
         value: Option<&str>,
         min: usize,
         max: usize,
@@ -60,7 +62,7 @@ impl Violations {
             if !(p.matches)(s) {
                 self.push(
                     Shown::Str(s),
-                    path,
+                    &path,
                     &format!("satisfy regular expression pattern: {}", p.regex),
                 );
             }
@@ -69,38 +71,44 @@ impl Violations {
         if len < min {
             self.push(
                 Shown::Str(s),
-                path,
+                &path,
                 &format!("have length greater than or equal to {min}"),
             );
         }
         if len > max {
             self.push(
                 Shown::Str(s),
-                path,
+                &path,
                 &format!("have length less than or equal to {max}"),
             );
         }
     }
 
-    pub fn int(&mut self, path: &str, value: Option<i64>, min: Option<i64>, max: Option<i64>) {
+    pub fn int(
+        &mut self,
+        path: impl Display,
+        value: Option<i64>,
+        min: Option<i64>,
+        max: Option<i64>,
+    ) {
         let Some(v) = value else { return };
         if let Some(min) = min.filter(|m| v < *m) {
             self.push(
                 Shown::Int(v),
-                path,
+                &path,
                 &format!("have value greater than or equal to {min}"),
             );
         }
         if let Some(max) = max.filter(|m| v > *m) {
             self.push(
                 Shown::Int(v),
-                path,
+                &path,
                 &format!("have value less than or equal to {max}"),
             );
         }
     }
 
-    pub fn one_of(&mut self, path: &str, value: Option<&str>, allowed: &[&str]) {
+    pub fn one_of(&mut self, path: impl Display, value: Option<&str>, allowed: &[&str]) {
         let Some(s) = value else { return };
         if !allowed.contains(&s) {
             self.push(
@@ -111,17 +119,24 @@ impl Violations {
         }
     }
 
-    pub fn list_len(&mut self, path: &str, shown: String, len: usize, min: usize, max: usize) {
+    /// `shown` renders the list as AWS prints it; only called when a bound is violated.
+    pub fn list_len(
+        &mut self,
+        path: impl Display,
+        shown: impl FnOnce() -> String,
+        len: usize,
+        min: usize,
+        max: usize,
+    ) {
         if len < min {
             self.push(
-                Shown::Raw(shown.clone()),
+                Shown::Raw(shown()),
                 path,
                 &format!("have length greater than or equal to {min}"),
             );
-        }
-        if len > max {
+        } else if len > max {
             self.push(
-                Shown::Raw(shown),
+                Shown::Raw(shown()),
                 path,
                 &format!("have length less than or equal to {max}"),
             );
