@@ -85,6 +85,17 @@ pub async fn serve(
         .install_recorder()
         .map_err(|e| tracing::warn!(error = %e, "metrics are off"))
         .ok();
+    if let Some(handle) = metrics.clone() {
+        // Histogram samples pile up in the recorder until upkeep folds them into summaries;
+        // without it, memory would grow with every request between scrapes.
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                every.tick().await;
+                handle.run_upkeep();
+            }
+        });
+    }
     let shared = Arc::new(Shared {
         engine,
         config,
