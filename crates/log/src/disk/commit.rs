@@ -1,9 +1,9 @@
 //! Group commit: one thread fsyncs on behalf of every appender.
 //!
 //! An append writes its records (under the partition lock) and then [`Committer::register`]s
-//! the file it wrote, the partition, the new end offset and, in strict mode, a oneshot sender.
-//! The committer thread takes *everything* pending, calls `sync_data` once per distinct file,
-//! and then, in registration order:
+//! the records, the file it wrote, the partition, the new end offset and, in strict mode, a
+//! oneshot sender. The committer thread takes *everything* pending, writes it to the journal
+//! with one write and one `fdatasync` (see `journal.rs`), and then, in registration order:
 //!
 //! * on success advances the partition's visible end (readers and watchers see the entries)
 //!   and completes the waiter with `Ok`;
@@ -12,19 +12,21 @@
 //!   without them ever reaching the disk, so every later append to that partition fails until
 //!   the storage is reopened (recovery then rescans what really is on disk).
 //!
-//! While the thread is inside `sync_data`, new appends pile up and share the next fsync, so
-//! the fsync rate adapts to load with no timer. Registration happens under the partition lock,
-//! so a partition's requests are queued in offset order.
+//! While the thread is inside `fdatasync`, new appends pile up and share the next one, so the
+//! fsync rate adapts to load with no timer. Registration happens under the partition lock, so
+//! a partition's requests are queued (and journaled) in offset order. Between commits the
+//! thread also runs the journal's checkpoints.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::mem;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::oneshot;
 
+use super::journal::{self, Frame, Journal};
 use super::partition::Partition;
 use crate::LogError;
 
@@ -33,6 +35,9 @@ pub(super) struct CommitRequest {
     /// The segment file the append wrote to.
     pub file: Arc<File>,
     pub partition: Arc<Partition>,
+    pub first_offset: u64,
+    /// The append's records as written to the segment.
+    pub records: Bytes,
     /// One past the last offset written by the append.
     pub end: u64,
     /// Timestamp of the append's entries.
@@ -48,37 +53,56 @@ struct Queue {
     closed: bool,
 }
 
-#[derive(Default)]
 struct Shared {
     queue: Mutex<Queue>,
     wake: Condvar,
+    /// Used by the committer thread only (and by `Drop` after it ended).
+    journal: Mutex<Journal>,
+}
+
+impl Shared {
+    fn new(journal: Journal) -> Arc<Shared> {
+        Arc::new(Shared {
+            queue: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            journal: Mutex::new(journal),
+        })
+    }
 }
 
 /// Handle to the committer thread; dropping it drains the queue and joins the thread.
 pub(super) struct Committer {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
+    /// Runs checkpoints; ends when the committer thread drops its queue.
+    checkpointer: Option<JoinHandle<()>>,
 }
 
 impl Committer {
-    pub fn start() -> Result<Committer, LogError> {
-        let shared = Arc::new(Shared::default());
+    pub fn start(journal: Journal) -> Result<Committer, LogError> {
+        let shared = Shared::new(journal);
+        let (checkpoints, queue) = std::sync::mpsc::channel();
+        let checkpointer = std::thread::Builder::new()
+            .name("shardline-log-checkpoint".into())
+            .spawn(move || journal::run_checkpoints(queue))?;
         let for_thread = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("shardline-log-commit".into())
-            .spawn(move || run(&for_thread))?;
+            .spawn(move || run(&for_thread, &checkpoints))?;
         Ok(Committer {
             shared,
             thread: Some(thread),
+            checkpointer: Some(checkpointer),
         })
     }
 
     /// A committer without a thread: requests wait until [`Committer::run_pending`].
     #[cfg(test)]
-    pub fn manual() -> Committer {
+    pub fn manual(journal: Journal) -> Committer {
         Committer {
-            shared: Arc::new(Shared::default()),
+            shared: Shared::new(journal),
             thread: None,
+            checkpointer: None,
         }
     }
 
@@ -86,7 +110,13 @@ impl Committer {
     #[cfg(test)]
     pub fn run_pending(&self) {
         let batch = mem::take(&mut self.shared.queue.lock().pending);
-        commit(batch);
+        commit(batch, &mut self.shared.journal.lock());
+    }
+
+    /// Runs a checkpoint now (see `journal.rs`).
+    #[cfg(test)]
+    pub fn checkpoint(&self) {
+        self.shared.journal.lock().checkpoint();
     }
 
     /// Queues a request for the next group commit.
@@ -114,6 +144,13 @@ impl Drop for Committer {
                 tracing::error!("group commit thread panicked");
             }
         }
+        if let Some(thread) = self.checkpointer.take() {
+            if thread.join().is_err() {
+                tracing::error!("checkpoint thread panicked");
+            }
+        }
+        // A clean shutdown leaves nothing to replay.
+        self.shared.journal.lock().checkpoint();
     }
 }
 
@@ -136,35 +173,57 @@ impl Drop for CloseOnExit<'_> {
     }
 }
 
-fn run(shared: &Shared) {
+fn run(shared: &Shared, checkpoints: &std::sync::mpsc::Sender<journal::Checkpoint>) {
     let _close = CloseOnExit(shared);
     loop {
         let batch = {
             let mut queue = shared.queue.lock();
-            while queue.pending.is_empty() && !queue.closed {
-                shared.wake.wait(&mut queue);
+            if queue.pending.is_empty() && !queue.closed {
+                shared
+                    .wake
+                    .wait_for(&mut queue, journal::CHECKPOINT_INTERVAL);
             }
-            if queue.pending.is_empty() {
+            if queue.pending.is_empty() && queue.closed {
                 return;
             }
             mem::take(&mut queue.pending)
         };
-        commit(batch);
+        let mut journal = shared.journal.lock();
+        if !batch.is_empty() {
+            commit(batch, &mut journal);
+        }
+        if journal.checkpoint_due() {
+            if let Some(checkpoint) = journal.begin_checkpoint() {
+                if let Err(unsent) = checkpoints.send(checkpoint) {
+                    unsent.0.run();
+                }
+            }
+        }
     }
 }
 
-fn commit(batch: Vec<CommitRequest>) {
-    let mut synced: HashMap<*const File, Result<(), LogError>> = HashMap::new();
-    for request in &batch {
-        synced
-            .entry(Arc::as_ptr(&request.file))
-            .or_insert_with(|| request.file.sync_data().map_err(LogError::from));
+fn commit(batch: Vec<CommitRequest>, journal: &mut Journal) {
+    let frames: Vec<Frame<'_>> = batch
+        .iter()
+        .map(|r| Frame {
+            partition: r.partition.id(),
+            incarnation: r.partition.incarnation(),
+            first_offset: r.first_offset,
+            records: &r.records,
+        })
+        .collect();
+    let written = journal.write(&frames);
+    drop(frames);
+    if written.is_ok() {
+        for request in &batch {
+            journal.mark_dirty(&request.file, &request.partition);
+        }
     }
     for request in batch {
-        let result = synced[&Arc::as_ptr(&request.file)].clone();
-        let result = request
-            .partition
-            .committed(request.end, request.timestamp_ms, result);
+        let result =
+            request
+                .partition
+                .committed(request.end, request.timestamp_ms, written.clone());
         if let Some(tx) = request.waiter {
             let _ = tx.send(result);
         }

@@ -5,8 +5,11 @@
 //! ```text
 //! <dir>/
 //!   manifest                        the engine's metadata blob (see `manifest.rs`)
+//!   journal/
+//!     00000000000000000007.wal      the write-ahead journal (see `journal.rs`)
 //!   partitions/
 //!     <id>/                         one directory per partition, named by its decimal id
+//!       incarnation                 tells it apart from an earlier partition with this id
 //!       00000000000000000000.seg    segment holding offsets 0.., named by its base offset
 //!       00000000000000000000.idx    its sparse index, written when the segment was sealed
 //!       00000000000000081920.seg    the active (last) segment: appends go here
@@ -25,8 +28,9 @@
 //!
 //! # Durability (`commit.rs`)
 //!
-//! An append writes all its records with one `pwrite` under the partition lock, then hands the
-//! file to the group-commit thread, which fsyncs each touched file once per batch. With
+//! An append writes all its records with one `pwrite` under the partition lock, then hands them
+//! to the group-commit thread, which appends everything queued to the journal and fsyncs it
+//! once per batch (segments are fsynced when sealed and at journal checkpoints). With
 //! [`Durability::Strict`] entries become visible to readers, and the append's
 //! [`Durable`](crate::Durable) resolves, only after that fsync. With [`Durability::Relaxed`]
 //! they are visible immediately and the fsync happens in the background. A failed write is
@@ -42,6 +46,8 @@
 //! * the last segment is always scanned, verifying every record's checksum and offset; the
 //!   file is **truncated at the first torn or corrupt record** (a crash mid-write leaves a cut
 //!   or zero-filled tail; those entries were never acknowledged in strict mode);
+//! * the journal is replayed: records it holds that are missing from a partition's end (lost
+//!   from the page cache in a machine crash) are written back, then made durable;
 //! * everything that remains is visible;
 //! * damage inside a sealed segment (which was fsynced before its successor existed) is not
 //!   truncated: it is logged, and reads touching it return [`LogError::Corrupt`].
@@ -53,6 +59,7 @@
 
 mod commit;
 mod index;
+mod journal;
 mod manifest;
 mod partition;
 mod record;
@@ -71,6 +78,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use self::commit::Committer;
+use self::journal::Journal;
 use self::manifest::Manifest;
 use self::partition::Partition;
 use crate::{Appended, Bounds, Entry, LogError, PartitionId, Storage};
@@ -158,7 +166,7 @@ impl DiskStorage {
 
     fn open_with(
         options: DiskOptions,
-        committer: impl FnOnce() -> Result<Committer, LogError>,
+        committer: impl FnOnce(Journal) -> Result<Committer, LogError>,
     ) -> Result<Self, LogError> {
         let partitions_dir = options.dir.join("partitions");
         fs::create_dir_all(&partitions_dir)?;
@@ -189,16 +197,19 @@ impl DiskStorage {
                 }
             };
             let recovered = recovery::recover(&path, id, options.index_interval_bytes)?;
-            let partition = Partition::new(id, path, recovered.segments, recovered.last_ts);
+            let partition = Partition::new(id, path, recovered);
             partitions.insert(id, Arc::new(partition));
         }
+        let journal_dir = journal::journal_dir(&options.dir);
+        let last_seq = journal::replay(&journal_dir, &partitions, options.index_interval_bytes)?;
+        let journal = Journal::create(&journal_dir, last_seq)?;
         tracing::info!(
             dir = %options.dir.display(),
             partitions = partitions.len(),
             "opened disk storage"
         );
         Ok(DiskStorage {
-            committer: committer()?,
+            committer: committer(journal)?,
             options,
             partitions_dir,
             partitions: RwLock::new(partitions),
@@ -243,7 +254,7 @@ impl Storage for DiskStorage {
         // Not in the map, so anything there is an unfinished removal.
         remove_dir_if_exists(&dir)?;
         let recovered = recovery::create(&dir)?;
-        let partition = Partition::new(id, dir, recovered.segments, recovered.last_ts);
+        let partition = Partition::new(id, dir, recovered);
         map.insert(id, Arc::new(partition));
         Ok(())
     }

@@ -14,8 +14,12 @@ use std::sync::Arc;
 use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::{oneshot, watch};
 
+use bytes::Bytes;
+
 use super::commit::{CommitRequest, Committer};
+use super::journal;
 use super::record::{self, RecordReader, Scan, MAX_ENTRY_BYTES, RECORD_OVERHEAD};
+use super::recovery::Recovered;
 use super::segment::{index_path, segment_path, Segment};
 use super::{sync_dir, DiskOptions, Durability};
 use crate::{Appended, Bounds, Durable, Entry, LogError, PartitionId};
@@ -27,6 +31,8 @@ const MAX_READ_CHUNK: usize = 16 << 20;
 
 pub(super) struct Partition {
     id: PartitionId,
+    /// See `journal.rs`: frames of another incarnation of this id are not replayed here.
+    incarnation: u64,
     dir: PathBuf,
     state: Mutex<State>,
     /// Visible end offset, for watchers. Only changed together with `State::visible_end`.
@@ -86,18 +92,19 @@ struct View {
 
 impl Partition {
     /// A partition over recovered (or freshly created) segments; all of them are visible.
-    pub fn new(
-        id: PartitionId,
-        dir: PathBuf,
-        segments: Vec<Segment>,
-        last_ts: Option<u64>,
-    ) -> Partition {
+    pub fn new(id: PartitionId, dir: PathBuf, recovered: Recovered) -> Partition {
+        let Recovered {
+            segments,
+            last_ts,
+            incarnation,
+        } = recovered;
         assert!(!segments.is_empty());
         let end = segments.last().map_or(0, |s| s.next);
         let visible_ts = segments.iter().rev().find_map(|s| s.last_ts);
         let (visible, _) = watch::channel(end);
         Partition {
             id,
+            incarnation,
             dir,
             state: Mutex::new(State {
                 segments,
@@ -113,6 +120,14 @@ impl Partition {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    pub fn id(&self) -> PartitionId {
+        self.id
+    }
+
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
     }
 
     /// Locks the state, failing if the partition was removed.
@@ -161,6 +176,12 @@ impl Partition {
             );
             st.failed = Some(err.clone());
         }
+    }
+
+    /// Refuses further appends after a failure found outside an append (a checkpoint fsync).
+    pub fn poison_external(&self, err: &LogError) {
+        let mut st = self.state.lock();
+        self.poison(&mut st, err);
     }
 
     /// Called by the committer once the file holding entries up to `end` was fsynced (or
@@ -235,6 +256,7 @@ impl Partition {
             active.push_record(offset, timestamp_ms, size, options.index_interval_bytes);
         }
         let file = Arc::clone(&active.file);
+        let records = Bytes::from(buf);
         st.last_ts = Some(timestamp_ms);
         let end = first_offset + payloads.len() as u64;
 
@@ -251,6 +273,8 @@ impl Partition {
         committer.register(CommitRequest {
             file,
             partition: Arc::clone(self),
+            first_offset,
+            records,
             end,
             timestamp_ms,
             waiter,
@@ -267,6 +291,52 @@ impl Partition {
             timestamp_ms,
             durable,
         })
+    }
+
+    /// Writes back the records of one journal frame that are missing from the end of the
+    /// partition (at open, before anything else uses it). Returns how many were written.
+    pub fn replay(&self, reader: &mut RecordReader<'_>, interval: u64) -> Result<u64, LogError> {
+        let mut st = self.lock()?;
+        let end = st.next_offset();
+        let mut buf = Vec::new();
+        let mut missing = Vec::new();
+        let mut first = None;
+        while let Some(r) = journal::next_replayable(reader)? {
+            first.get_or_insert(r.offset);
+            if r.offset >= end {
+                record::encode(&mut buf, r.offset, r.timestamp_ms, &r.payload);
+                missing.push((r.offset, r.timestamp_ms, r.payload.len()));
+            }
+        }
+        let Some(&(from, _, _)) = missing.first() else {
+            return Ok(0);
+        };
+        if from != end {
+            tracing::error!(
+                partition = self.id,
+                end,
+                frame_starts = first,
+                "journal frame does not continue the partition; not replayed"
+            );
+            return Ok(0);
+        }
+        let active = st.active_mut();
+        active.file.write_all_at(&buf, active.len)?;
+        let mut last = (end, 0);
+        for &(offset, timestamp_ms, len) in &missing {
+            active.push_record(offset, timestamp_ms, record::encoded_len(len), interval);
+            last = (offset + 1, timestamp_ms);
+        }
+        st.last_ts = Some(st.last_ts.map_or(last.1, |t| t.max(last.1)));
+        self.advance_visible(&mut st, last.0, last.1);
+        Ok(missing.len() as u64)
+    }
+
+    /// Fsyncs the active segment (after a replay wrote to it).
+    pub fn sync_active(&self) -> Result<(), LogError> {
+        let st = self.lock()?;
+        st.active().file.sync_data()?;
+        Ok(())
     }
 
     /// Seals the active segment (fsync, write its `.idx`) and starts a new one.

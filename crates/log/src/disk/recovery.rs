@@ -44,11 +44,41 @@ const SCAN_CHUNK: usize = 1 << 20;
 pub(super) struct Recovered {
     pub segments: Vec<Segment>,
     pub last_ts: Option<u64>,
+    /// Tells this partition apart from an earlier one with the same id (see `journal.rs`).
+    pub incarnation: u64,
+}
+
+/// Name of the file holding a partition's incarnation (8 bytes, little-endian).
+const INCARNATION_FILE: &str = "incarnation";
+
+/// A number that differs between two creations of a partition with the same id.
+fn new_incarnation() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos.max(1)
+}
+
+/// A partition's incarnation; 0 for a directory without the file (none was ever journaled
+/// under a number, so 0 matches only frames written while this directory existed).
+fn read_incarnation(dir: &Path) -> io::Result<u64> {
+    match fs::read(dir.join(INCARNATION_FILE)) {
+        Ok(bytes) => Ok(bytes
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e),
+    }
 }
 
 /// Creates the directory and first segment of a new partition, durably.
 pub(super) fn create(dir: &Path) -> Result<Recovered, LogError> {
     fs::create_dir(dir)?;
+    let incarnation = new_incarnation();
+    let marker = File::create(dir.join(INCARNATION_FILE))?;
+    marker.write_all_at(&incarnation.to_le_bytes(), 0)?;
+    marker.sync_all()?;
     let segment = Segment::create(dir, 0, 0)?;
     segment.file.sync_all()?;
     sync_dir(dir)?;
@@ -58,6 +88,7 @@ pub(super) fn create(dir: &Path) -> Result<Recovered, LogError> {
     Ok(Recovered {
         segments: vec![segment],
         last_ts: None,
+        incarnation,
     })
 }
 
@@ -110,6 +141,9 @@ pub(super) fn recover(dir: &Path, id: PartitionId, interval: u64) -> Result<Reco
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
+        if name == INCARNATION_FILE {
+            continue;
+        }
         match name.to_str().and_then(parse_file_name) {
             Some((base, FileKind::Segment)) => {
                 bases.insert(base);
@@ -140,6 +174,7 @@ pub(super) fn recover(dir: &Path, id: PartitionId, interval: u64) -> Result<Reco
         return Ok(Recovered {
             segments: vec![segment],
             last_ts: None,
+            incarnation: read_incarnation(dir)?,
         });
     };
 
@@ -221,7 +256,11 @@ pub(super) fn recover(dir: &Path, id: PartitionId, interval: u64) -> Result<Reco
         end = last.next,
         "recovered partition"
     );
-    Ok(Recovered { segments, last_ts })
+    Ok(Recovered {
+        segments,
+        last_ts,
+        incarnation: read_incarnation(dir)?,
+    })
 }
 
 /// Loads a sealed segment. Returns it and, if a scan found bad bytes, where its good records

@@ -44,7 +44,7 @@ fn options_defaults() {
 fn strict_entries_are_invisible_until_fsynced() {
     let dir = tempfile::tempdir().unwrap();
     let s =
-        DiskStorage::open_with(options(dir.path(), 1 << 20), || Ok(Committer::manual())).unwrap();
+        DiskStorage::open_with(options(dir.path(), 1 << 20), |j| Ok(Committer::manual(j))).unwrap();
     s.create_partition(1).unwrap();
     let watcher = s.watch(1).unwrap();
     let a = s.append(1, 10, &[b"a", b"b"]).unwrap();
@@ -88,7 +88,7 @@ fn strict_entries_are_invisible_until_fsynced() {
 fn failed_fsync_fails_waiters_and_poisons_appends() {
     let dir = tempfile::tempdir().unwrap();
     let s =
-        DiskStorage::open_with(options(dir.path(), 1 << 20), || Ok(Committer::manual())).unwrap();
+        DiskStorage::open_with(options(dir.path(), 1 << 20), |j| Ok(Committer::manual(j))).unwrap();
     s.create_partition(1).unwrap();
     let a = s.append(1, 10, &[b"a"]).unwrap();
     s.committer.run_pending();
@@ -199,4 +199,168 @@ fn a_second_open_of_the_same_directory_is_refused() {
     assert!(err.to_string().contains("in use"), "{err}");
     drop(first);
     DiskStorage::open(DiskOptions::new(dir.path().to_path_buf())).unwrap();
+}
+
+/// Copies every file of `from` into `to` (created), for crash images.
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// Replaces the journal directory with a saved copy, as if the machine had crashed when the
+/// copy was taken (the clean shutdown in between checkpointed and emptied it).
+fn restore_journal(root: &Path, saved: &Path) {
+    let journal = journal::journal_dir(root);
+    std::fs::remove_dir_all(&journal).unwrap();
+    copy_dir(saved, &journal);
+}
+
+fn journal_files(root: &Path) -> Vec<(String, u64)> {
+    let mut files: Vec<_> = std::fs::read_dir(journal::journal_dir(root))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let len = e.metadata().unwrap().len();
+            (e.file_name().to_string_lossy().into_owned(), len)
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+fn payloads(s: &DiskStorage, id: PartitionId) -> Vec<(u64, u64, Vec<u8>)> {
+    s.read(id, 0, 1000, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.offset, e.timestamp_ms, e.payload.to_vec()))
+        .collect()
+}
+
+#[test]
+fn journal_restores_records_a_crash_took_from_the_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = tempfile::tempdir().unwrap();
+    let (before_1, before_2) = {
+        let s = DiskStorage::open_with(options(dir.path(), 1 << 20), |j| Ok(Committer::manual(j)))
+            .unwrap();
+        s.create_partition(1).unwrap();
+        s.create_partition(2).unwrap();
+        for round in 0..3u64 {
+            let one = format!("one-{round}");
+            let two = format!("two-{round}");
+            s.append(1, 100 + round, &[one.as_bytes(), b"x"]).unwrap();
+            s.append(2, 200 + round, &[two.as_bytes()]).unwrap();
+            s.committer.run_pending();
+        }
+        // Written to the segment, never journaled: not acknowledged, may be lost.
+        s.append(2, 300, &[b"unacknowledged"]).unwrap();
+        copy_dir(&journal::journal_dir(dir.path()), saved.path());
+        s.committer.run_pending();
+        (payloads(&s, 1), payloads(&s, 2))
+    };
+    assert_eq!(before_1.len(), 6);
+    assert_eq!(before_2.len(), 4);
+
+    // The crash lost partition 1's records entirely and partition 2's from its third on.
+    let seg1 = segment_path(&dir.path().join("partitions/1"), 0);
+    let seg2 = segment_path(&dir.path().join("partitions/2"), 0);
+    let header = segment::SEGMENT_HEADER_LEN;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg1)
+        .unwrap()
+        .set_len(header)
+        .unwrap();
+    let two_records = header + 2 * record::encoded_len(5);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg2)
+        .unwrap()
+        .set_len(two_records + 3)
+        .unwrap();
+    restore_journal(dir.path(), saved.path());
+
+    let s = DiskStorage::open(options(dir.path(), 1 << 20)).unwrap();
+    assert_eq!(payloads(&s, 1), before_1);
+    assert_eq!(payloads(&s, 2), before_2[..3].to_vec());
+    assert_eq!(s.bounds(2).unwrap().last_timestamp_ms, Some(202));
+    // Replayed, made durable, and the journal emptied; appends continue where it ended.
+    let files = journal_files(dir.path());
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].1, 0);
+    assert_eq!(s.append(1, 400, &[b"next"]).unwrap().first_offset, 6);
+    assert_eq!(s.append(2, 400, &[b"next"]).unwrap().first_offset, 3);
+}
+
+#[test]
+fn journal_ignores_torn_frames_and_other_incarnations() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = tempfile::tempdir().unwrap();
+    {
+        let s = DiskStorage::open_with(options(dir.path(), 1 << 20), |j| Ok(Committer::manual(j)))
+            .unwrap();
+        s.create_partition(1).unwrap();
+        s.create_partition(2).unwrap();
+        s.append(1, 10, &[b"old incarnation"]).unwrap();
+        s.append(2, 10, &[b"first"]).unwrap();
+        s.committer.run_pending();
+        s.append(2, 11, &[b"second, torn in the journal"]).unwrap();
+        s.committer.run_pending();
+        copy_dir(&journal::journal_dir(dir.path()), saved.path());
+        // Partition 1 is removed and created again under the same id.
+        s.remove_partition(1).unwrap();
+        s.create_partition(1).unwrap();
+    }
+    // Cut the last frame short, and lose partition 2's segment contents.
+    let wal = std::fs::read_dir(saved.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let len = std::fs::metadata(&wal).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .unwrap()
+        .set_len(len - 5)
+        .unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(segment_path(&dir.path().join("partitions/2"), 0))
+        .unwrap()
+        .set_len(segment::SEGMENT_HEADER_LEN)
+        .unwrap();
+    restore_journal(dir.path(), saved.path());
+
+    let s = DiskStorage::open(options(dir.path(), 1 << 20)).unwrap();
+    assert!(payloads(&s, 1).is_empty(), "a new incarnation starts empty");
+    let two: Vec<Vec<u8>> = payloads(&s, 2).into_iter().map(|p| p.2).collect();
+    assert_eq!(two, vec![b"first".to_vec()]);
+}
+
+#[test]
+fn checkpoint_makes_segments_durable_and_drops_old_journal_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let s =
+        DiskStorage::open_with(options(dir.path(), 1 << 20), |j| Ok(Committer::manual(j))).unwrap();
+    s.create_partition(1).unwrap();
+    s.append(1, 10, &[b"a", b"b"]).unwrap();
+    s.committer.run_pending();
+    let before = journal_files(dir.path());
+    assert_eq!(before.len(), 1);
+    assert!(before[0].1 > 0, "the commit was journaled");
+    s.committer.checkpoint();
+    let after = journal_files(dir.path());
+    assert_eq!(after.len(), 1);
+    assert_ne!(after[0].0, before[0].0, "a new journal file was started");
+    assert_eq!(after[0].1, 0);
+    // Appends keep working into the new journal file.
+    s.append(1, 11, &[b"c"]).unwrap();
+    s.committer.run_pending();
+    assert!(journal_files(dir.path())[0].1 > 0);
+    assert_eq!(payloads(&s, 1).len(), 3);
 }
