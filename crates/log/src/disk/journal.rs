@@ -31,15 +31,21 @@
 //!
 //! **Recovery.** After the partitions are recovered from their segments, every journal file
 //! is replayed in order: a frame's records that are missing from the end of their partition
-//! (their page-cache copy in the segment was lost in the crash) are written back. A frame that
-//! is torn or unreadable ends its file (it was never acknowledged). Touched segments are then
-//! fsynced and the journal files deleted, so a running server always starts with an empty one.
+//! (their page-cache copy in the segment was lost in a machine crash) are written back, and
+//! those the segment holds are written again in place, byte for byte the same (after a killed
+//! process or a failed writeback the page cache may hold them without the disk having them;
+//! rewriting makes the fsync that follows write them). A frame that is torn or unreadable ends
+//! its file; it was never acknowledged, though records of it that did reach a segment, or are
+//! intact in the torn frame, may be kept (as a torn segment tail's whole records are). Every
+//! written segment is then fsynced and only then are the journal files deleted, so a running
+//! server always starts with an empty journal.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -124,6 +130,9 @@ pub(super) struct Journal {
     /// Segment files written since the last checkpoint, with their partition.
     /// Keyed by the address of the `Arc<File>`'s file (identity, not content).
     dirty: HashMap<usize, (Arc<File>, Arc<Partition>)>,
+    /// Set once a checkpoint found a segment whose durability is in doubt: from then on no
+    /// journal file is deleted, so the next open replays (and rewrites) everything.
+    failed: Arc<AtomicBool>,
     last_checkpoint: Instant,
     buf: Vec<u8>,
 }
@@ -141,6 +150,7 @@ impl Journal {
             len: 0,
             older: Vec::new(),
             dirty: HashMap::new(),
+            failed: Arc::new(AtomicBool::new(false)),
             last_checkpoint: Instant::now(),
             buf: Vec::new(),
         })
@@ -202,6 +212,7 @@ impl Journal {
             }
         }
         Some(Checkpoint {
+            failed: Arc::clone(&self.failed),
             dir: self.dir.clone(),
             dirty: self.dirty.drain().map(|(_, v)| v).collect(),
             older: std::mem::take(&mut self.older),
@@ -228,38 +239,35 @@ impl Journal {
 /// The second half of a checkpoint, which may run on another thread while commits go on:
 /// fsync the segment files the older journal files cover, then delete those files.
 pub(super) struct Checkpoint {
+    failed: Arc<AtomicBool>,
     dir: PathBuf,
     dirty: Vec<(Arc<File>, Arc<Partition>)>,
     older: Vec<PathBuf>,
 }
 
 impl Checkpoint {
-    /// Returns `false` if a segment fsync failed: its partition is poisoned and the journal
-    /// files are kept (so must every later checkpoint's be, for recovery to replay them).
-    pub fn run(self) -> bool {
-        let mut ok = true;
+    /// Fsyncs the segments, then deletes the older journal files unless some partition's
+    /// durability is in doubt: a failed fsync here, or an earlier failure of its own (Linux
+    /// reports a writeback error once, so a later fsync of the same file can succeed without
+    /// the lost pages). Then the journal is kept, now and from then on, for the next open.
+    pub fn run(self) {
+        let mut ok = !self.failed.load(Ordering::SeqCst);
         for (file, partition) in &self.dirty {
             if let Err(err) = file.sync_data() {
+                partition.segment_sync_failed(&LogError::Io(err));
+            }
+            if partition.segment_in_doubt() {
                 ok = false;
-                partition.poison_external(&LogError::Io(err));
             }
         }
         if !ok {
-            tracing::error!("a segment fsync failed; keeping the journal for the next open");
-            return false;
+            if !self.failed.swap(true, Ordering::SeqCst) {
+                tracing::error!(
+                    "a segment's durability is in doubt; keeping the journal for the next open"
+                );
+            }
+            return;
         }
-        self.discard();
-        true
-    }
-
-    /// Keeps the journal files (after an earlier failed checkpoint).
-    pub fn keep(self) {
-        for (file, _) in &self.dirty {
-            let _ = file.sync_data();
-        }
-    }
-
-    fn discard(self) {
         if self.older.is_empty() {
             return;
         }
@@ -277,13 +285,8 @@ impl Checkpoint {
 /// Runs checkpoints in order on their own thread, so a slow segment fsync never holds up a
 /// group commit.
 pub(super) fn run_checkpoints(queue: std::sync::mpsc::Receiver<Checkpoint>) {
-    let mut failed = false;
     for checkpoint in queue {
-        if failed {
-            checkpoint.keep();
-        } else {
-            failed = !checkpoint.run();
-        }
+        checkpoint.run();
     }
 }
 
@@ -308,7 +311,8 @@ pub(super) fn replay(
 ) -> Result<u64, LogError> {
     fs::create_dir_all(dir)?;
     let files = journal_files(dir)?;
-    let mut touched: HashMap<PartitionId, u64> = HashMap::new();
+    let mut restored: HashMap<PartitionId, u64> = HashMap::new();
+    let mut written: HashMap<usize, Arc<File>> = HashMap::new();
     for (_, path) in &files {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
@@ -333,8 +337,9 @@ pub(super) fn replay(
                     let mut reader =
                         RecordReader::new(&file, records_start, end, first_offset, 1 << 20);
                     let replayed = p.replay(&mut reader, index_interval)?;
-                    if replayed > 0 {
-                        *touched.entry(id).or_default() += replayed;
+                    *restored.entry(id).or_default() += replayed.restored;
+                    for file in replayed.files {
+                        written.entry(Arc::as_ptr(&file) as usize).or_insert(file);
                     }
                     // Records that stop short of the frame's end mean a torn frame.
                     reader.pos() == end
@@ -354,11 +359,12 @@ pub(super) fn replay(
             );
         }
     }
-    for (id, count) in &touched {
-        if let Some(p) = partitions.get(id) {
-            p.sync_active()?;
-        }
-        tracing::info!(partition = id, records = count, "replayed from the journal");
+    // Only once every journaled record is durable in its segment may the journal go.
+    for file in written.values() {
+        file.sync_data()?;
+    }
+    for (id, count) in restored.iter().filter(|(_, n)| **n > 0) {
+        tracing::info!(partition = id, records = count, "restored from the journal");
     }
     for (_, path) in &files {
         fs::remove_file(path)?;

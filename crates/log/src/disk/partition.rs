@@ -24,10 +24,21 @@ use super::segment::{index_path, segment_path, Segment};
 use super::{sync_dir, DiskOptions, Durability};
 use crate::{Appended, Bounds, Durable, Entry, LogError, PartitionId};
 
+/// Largest single append (all its records framed), so it fits one journal frame.
+const MAX_APPEND_BYTES: usize = 1 << 31;
 /// Smallest read issued against a segment file.
 const MIN_READ_CHUNK: usize = 64 << 10;
 /// Largest read issued up front (a single bigger record still gets read whole).
 const MAX_READ_CHUNK: usize = 16 << 20;
+
+/// What [`Partition::replay`] did.
+#[derive(Default)]
+pub(super) struct Replayed {
+    /// Records written back at the end of the partition.
+    pub restored: u64,
+    /// Segment files written (to be fsynced).
+    pub files: Vec<Arc<File>>,
+}
 
 pub(super) struct Partition {
     id: PartitionId,
@@ -51,6 +62,9 @@ struct State {
     visible_ts: Option<u64>,
     /// Set when an fsync (or an undo after a failed write) failed; appends then fail.
     failed: Option<LogError>,
+    /// Set when a *segment* fsync failed: its pages may never reach the disk, so the journal
+    /// that holds them must be kept (see `journal.rs`).
+    segment_in_doubt: bool,
     removed: bool,
 }
 
@@ -112,6 +126,7 @@ impl Partition {
                 visible_end: end,
                 visible_ts,
                 failed: None,
+                segment_in_doubt: false,
                 removed: false,
             }),
             visible,
@@ -178,10 +193,23 @@ impl Partition {
         }
     }
 
-    /// Refuses further appends after a failure found outside an append (a checkpoint fsync).
-    pub fn poison_external(&self, err: &LogError) {
+    /// A segment fsync failed (at a checkpoint, a roll or a trim): appends fail from now on
+    /// and the journal is kept.
+    pub fn segment_sync_failed(&self, err: &LogError) {
         let mut st = self.state.lock();
-        self.poison(&mut st, err);
+        self.segment_failed(&mut st, err);
+    }
+
+    fn segment_failed(&self, st: &mut State, err: &LogError) {
+        st.segment_in_doubt = true;
+        self.poison(st, err);
+    }
+
+    /// Whether some of this partition's segment data may not be on disk although an fsync
+    /// was attempted. A removed partition's data no longer matters.
+    pub fn segment_in_doubt(&self) -> bool {
+        let st = self.state.lock();
+        st.segment_in_doubt && !st.removed
     }
 
     /// Called by the committer once the file holding entries up to `end` was fsynced (or
@@ -236,6 +264,13 @@ impl Partition {
         }
 
         let total: usize = payloads.iter().map(|p| RECORD_OVERHEAD + p.len()).sum();
+        if total > MAX_APPEND_BYTES {
+            // A journal frame's length is a u32.
+            return Err(LogError::EntryTooLarge {
+                size: total,
+                limit: MAX_APPEND_BYTES,
+            });
+        }
         let mut buf = Vec::with_capacity(total);
         for (offset, payload) in (first_offset..).zip(payloads) {
             record::encode(&mut buf, offset, timestamp_ms, payload);
@@ -293,50 +328,100 @@ impl Partition {
         })
     }
 
-    /// Writes back the records of one journal frame that are missing from the end of the
-    /// partition (at open, before anything else uses it). Returns how many were written.
-    pub fn replay(&self, reader: &mut RecordReader<'_>, interval: u64) -> Result<u64, LogError> {
+    /// Applies one journal frame at open, before anything else uses the partition: records
+    /// missing from the partition's end are written back, and records it already holds are
+    /// written again in place (the same bytes: a page whose writeback failed, or that a
+    /// killed process left dirty, is then written by the fsync that follows). Returns the
+    /// files written, which the caller fsyncs before the journal may go.
+    pub fn replay(
+        &self,
+        reader: &mut RecordReader<'_>,
+        interval: u64,
+    ) -> Result<Replayed, LogError> {
         let mut st = self.lock()?;
+        let start = st.start();
         let end = st.next_offset();
-        let mut buf = Vec::new();
+        let mut present = Vec::new();
+        let mut present_from = None;
         let mut missing = Vec::new();
-        let mut first = None;
+        let mut missing_meta = Vec::new();
         while let Some(r) = journal::next_replayable(reader)? {
-            first.get_or_insert(r.offset);
-            if r.offset >= end {
-                record::encode(&mut buf, r.offset, r.timestamp_ms, &r.payload);
-                missing.push((r.offset, r.timestamp_ms, r.payload.len()));
+            if r.offset < start {
+                continue; // trimmed since
+            }
+            if r.offset < end {
+                present_from.get_or_insert(r.offset);
+                record::encode(&mut present, r.offset, r.timestamp_ms, &r.payload);
+            } else {
+                record::encode(&mut missing, r.offset, r.timestamp_ms, &r.payload);
+                missing_meta.push((r.offset, r.timestamp_ms, r.payload.len()));
             }
         }
-        let Some(&(from, _, _)) = missing.first() else {
-            return Ok(0);
+        let mut done = Replayed::default();
+        if let Some(from) = present_from {
+            if let Some(file) = self.rewrite(&st, from, &present)? {
+                done.files.push(file);
+            }
+        }
+        let Some(&(from, _, _)) = missing_meta.first() else {
+            return Ok(done);
         };
         if from != end {
             tracing::error!(
                 partition = self.id,
                 end,
-                frame_starts = first,
+                frame_continues_at = from,
                 "journal frame does not continue the partition; not replayed"
             );
-            return Ok(0);
+            return Ok(done);
         }
         let active = st.active_mut();
-        active.file.write_all_at(&buf, active.len)?;
+        active.file.write_all_at(&missing, active.len)?;
         let mut last = (end, 0);
-        for &(offset, timestamp_ms, len) in &missing {
+        for &(offset, timestamp_ms, len) in &missing_meta {
             active.push_record(offset, timestamp_ms, record::encoded_len(len), interval);
             last = (offset + 1, timestamp_ms);
         }
+        done.files.push(Arc::clone(&active.file));
+        done.restored = missing_meta.len() as u64;
         st.last_ts = Some(st.last_ts.map_or(last.1, |t| t.max(last.1)));
         self.advance_visible(&mut st, last.0, last.1);
-        Ok(missing.len() as u64)
+        Ok(done)
     }
 
-    /// Fsyncs the active segment (after a replay wrote to it).
-    pub fn sync_active(&self) -> Result<(), LogError> {
-        let st = self.lock()?;
-        st.active().file.sync_data()?;
-        Ok(())
+    /// Writes `bytes` (encoded records from offset `from`) over the same records in the
+    /// segment holding them. An append never spans segments, so neither does a frame.
+    fn rewrite(&self, st: &State, from: u64, bytes: &[u8]) -> Result<Option<Arc<File>>, LogError> {
+        let i = st.segments.partition_point(|s| s.base <= from) - 1;
+        let seg = &st.segments[i];
+        let (pos, offset) = seg.read_start(from);
+        let mut reader = RecordReader::new(&seg.file, pos, seg.len, offset, MIN_READ_CHUNK);
+        loop {
+            let at = reader.pos();
+            match reader.next().map_err(|e| self.read_error(seg.base, e))? {
+                Scan::Record(r) if r.offset == from => {
+                    if at + bytes.len() as u64 > seg.len {
+                        tracing::warn!(
+                            partition = self.id,
+                            from,
+                            "journal frame runs past its segment; not rewritten"
+                        );
+                        return Ok(None);
+                    }
+                    seg.file.write_all_at(bytes, at)?;
+                    return Ok(Some(Arc::clone(&seg.file)));
+                }
+                Scan::Record(_) => {}
+                Scan::End | Scan::Bad { .. } => {
+                    tracing::warn!(
+                        partition = self.id,
+                        from,
+                        "records of a journal frame not found in their segment; not rewritten"
+                    );
+                    return Ok(None);
+                }
+            }
+        }
     }
 
     /// Seals the active segment (fsync, write its `.idx`) and starts a new one.
@@ -344,7 +429,7 @@ impl Partition {
         let active = st.active();
         if let Err(err) = active.file.sync_data() {
             let err = LogError::Io(err);
-            self.poison(st, &err);
+            self.segment_failed(st, &err);
             return Err(err);
         }
         let idx = index_path(&self.dir, active.base);
@@ -360,7 +445,8 @@ impl Partition {
     fn start_segment(&self, st: &mut State) -> Result<(), LogError> {
         let base = st.next_offset();
         let segment = Segment::create(&self.dir, base, st.last_ts.unwrap_or(0))?;
-        if let Err(err) = sync_dir(&self.dir) {
+        // The header's floor timestamp must survive a crash even if no append follows.
+        if let Err(err) = segment.file.sync_data().and_then(|()| sync_dir(&self.dir)) {
             drop(segment);
             let _ = fs::remove_file(segment_path(&self.dir, base));
             return Err(err.into());
@@ -582,6 +668,12 @@ impl Partition {
             return Ok(());
         }
         if doomed == st.segments.len() {
+            // The active segment becomes a sealed one: durable first, as `roll` makes it.
+            if let Err(err) = st.active().file.sync_data() {
+                let err = LogError::Io(err);
+                self.segment_failed(&mut st, &err);
+                return Err(err);
+            }
             self.start_segment(&mut st)?;
         }
         // Oldest first, so what remains on disk is always a contiguous suffix.

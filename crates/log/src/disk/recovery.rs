@@ -51,22 +51,30 @@ pub(super) struct Recovered {
 /// Name of the file holding a partition's incarnation (8 bytes, little-endian).
 const INCARNATION_FILE: &str = "incarnation";
 
-/// A number that differs between two creations of a partition with the same id.
+/// A random number, so two creations of a partition with the same id differ.
 fn new_incarnation() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    // std's RandomState is seeded from the OS's randomness; mixing in the time also keeps
+    // two creations within one process apart.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    nanos.max(1)
+        .map_or(0, |d| d.as_nanos());
+    h.write_u128(nanos);
+    h.finish().clamp(1, u64::MAX - 1)
 }
 
 /// A partition's incarnation; 0 for a directory without the file (none was ever journaled
 /// under a number, so 0 matches only frames written while this directory existed).
 fn read_incarnation(dir: &Path) -> io::Result<u64> {
     match fs::read(dir.join(INCARNATION_FILE)) {
-        Ok(bytes) => Ok(bytes
-            .get(..8)
-            .and_then(|b| b.try_into().ok())
-            .map_or(0, u64::from_le_bytes)),
+        Ok(bytes) => match bytes.get(..8).and_then(|b| b.try_into().ok()) {
+            Some(b) => Ok(u64::from_le_bytes(b)),
+            None => {
+                tracing::warn!(dir = %dir.display(), "unreadable incarnation file; journal frames for this partition will not be replayed");
+                Ok(u64::MAX)
+            }
+        },
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
         Err(e) => Err(e),
     }

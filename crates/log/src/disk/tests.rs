@@ -364,3 +364,35 @@ fn checkpoint_makes_segments_durable_and_drops_old_journal_files() {
     assert!(journal_files(dir.path())[0].1 > 0);
     assert_eq!(payloads(&s, 1).len(), 3);
 }
+
+#[test]
+fn a_segment_in_doubt_keeps_the_journal_for_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let s =
+        DiskStorage::open_with(options(dir.path(), 1 << 20), |j| Ok(Committer::manual(j))).unwrap();
+    s.create_partition(1).unwrap();
+    s.create_partition(2).unwrap();
+    s.append(1, 10, &[b"a"]).unwrap();
+    s.append(2, 10, &[b"b"]).unwrap();
+    s.committer.run_pending();
+    // What a checkpoint (or a roll) does when the segment's fsync fails.
+    let io = std::io::Error::other("injected fsync failure");
+    s.partition(1)
+        .unwrap()
+        .segment_sync_failed(&LogError::Io(io));
+    s.committer.checkpoint();
+    let files = journal_files(dir.path());
+    assert_eq!(files.len(), 2, "the journal is kept: {files:?}");
+    // Later checkpoints keep theirs too, even for partitions that are fine.
+    s.append(2, 11, &[b"c"]).unwrap();
+    s.committer.run_pending();
+    s.committer.checkpoint();
+    assert_eq!(journal_files(dir.path()).len(), 3);
+    assert!(matches!(s.append(1, 12, &[b"x"]), Err(LogError::Io(_))));
+    drop(s);
+    // The next open replays it all and starts clean.
+    let s = DiskStorage::open(options(dir.path(), 1 << 20)).unwrap();
+    assert_eq!(payloads(&s, 1).len(), 1);
+    assert_eq!(payloads(&s, 2).len(), 2);
+    assert_eq!(journal_files(dir.path()).len(), 1);
+}
