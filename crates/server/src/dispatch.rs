@@ -40,9 +40,20 @@ pub async fn call(
         Operation::ListStreams => sync(body, |i| e.list_streams(c, i)),
         Operation::ListShards => sync(body, |i| e.list_shards(c, i)),
         Operation::PutRecord => run(body, |i| e.put_record(c, i)).await,
-        Operation::PutRecords => run(body, |i| e.put_records(c, i)).await,
+        Operation::PutRecords => {
+            let out = e
+                .put_records(c, decode(body)?)
+                .await
+                .map_err(EngineError::into_api_error)?;
+            Ok(Reply::Body(body.0.encode_put_records(&out)))
+        }
         Operation::GetShardIterator => sync(body, |i| e.get_shard_iterator(c, i)),
-        Operation::GetRecords => sync(body, |i| e.get_records(c, i)),
+        Operation::GetRecords => {
+            let out = e
+                .get_records(c, decode(body)?)
+                .map_err(EngineError::into_api_error)?;
+            Ok(Reply::Body(body.0.encode_get_records(&out)))
+        }
         Operation::RegisterStreamConsumer => sync(body, |i| e.register_stream_consumer(c, i)),
         Operation::DescribeStreamConsumer => sync(body, |i: DescribeStreamConsumerInput| {
             e.describe_stream_consumer(c, i)

@@ -4,7 +4,8 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::{cbor, json, ApiError};
+use crate::shapes::{GetRecordsOutput, PutRecordsOutput};
+use crate::{cbor, json, json_records, ApiError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Codec {
@@ -48,6 +49,22 @@ impl Codec {
         match self {
             Codec::Json => json::encode(value),
             Codec::Cbor => cbor::encode(value),
+        }
+    }
+
+    /// [`Codec::encode`] for the answer that carries the most records (see `json_records.rs`).
+    pub fn encode_get_records(self, out: &GetRecordsOutput) -> Vec<u8> {
+        match self {
+            Codec::Json => json_records::encode_get_records(out),
+            Codec::Cbor => cbor::encode(out),
+        }
+    }
+
+    /// [`Codec::encode`] for PutRecords answers (see `json_records.rs`).
+    pub fn encode_put_records(self, out: &PutRecordsOutput) -> Vec<u8> {
+        match self {
+            Codec::Json => json_records::encode_put_records(out),
+            Codec::Cbor => cbor::encode(out),
         }
     }
 

@@ -28,8 +28,10 @@ use crate::{Appended, Bounds, Durable, Entry, LogError, PartitionId};
 const MAX_APPEND_BYTES: usize = 1 << 31;
 /// Smallest read issued against a segment file.
 const MIN_READ_CHUNK: usize = 64 << 10;
-/// Largest read issued up front (a single bigger record still gets read whole).
-const MAX_READ_CHUNK: usize = 16 << 20;
+/// Largest read issued up front (a single bigger record still gets read whole). Kept well
+/// below a GetRecords call's 10 MiB: a chunk is zero-filled and copied in whole, and a call of
+/// 10,000 small records needs about 1 MiB.
+const MAX_READ_CHUNK: usize = 1 << 20;
 
 /// What [`Partition::replay`] did.
 #[derive(Default)]
