@@ -119,6 +119,12 @@ impl Committer {
         self.shared.journal.lock().checkpoint();
     }
 
+    /// Makes a spare journal file now (see `spares.rs`).
+    #[cfg(test)]
+    pub fn prepare_spare(&self) {
+        self.shared.journal.lock().prepare_spare_for_test();
+    }
+
     /// Queues a request for the next group commit.
     pub fn register(&self, request: CommitRequest) {
         let mut queue = self.shared.queue.lock();

@@ -9,17 +9,20 @@
 //! (and when sealed). This is the journal / entry-log split of Apache BookKeeper.
 //!
 //! ```text
-//! <dir>/journal/{seq:020}.wal    frames, appended by the committer thread
+//! <dir>/journal/{seq:020}.wal    frames, written by the committer thread
 //!
-//!  0          4          8             16            24             32
-//!  +----------+----------+-------------+-------------+--------------+---------------------+
-//!  | body_len | hdr_crc  | partition   | incarnation | first_offset | records ...         |
-//!  |   u32    |   u32    |    u64      |    u64      |     u64      | (segment encoding)  |
-//!  +----------+----------+-------------+-------------+--------------+---------------------+
+//!  0          4          8        16          24            32             40
+//!  +----------+----------+--------+-----------+-------------+--------------+-----------------+
+//!  | body_len | hdr_crc  | seq    | partition | incarnation | first_offset | records ...     |
+//!  |   u32    |   u32    | u64    |    u64    |    u64      |     u64      | (segment format)|
+//!  +----------+----------+--------+-----------+-------------+--------------+-----------------+
 //! ```
 //!
 //! * `body_len` counts everything after the first 8 bytes; `hdr_crc` is the CRC-32 of
-//!   `body_len` and the three u64s. The records carry their own checksums and offsets.
+//!   `body_len` and the four u64s. The records carry their own checksums and offsets.
+//! * `seq` is the number of the journal file the frame was written to. Journal files are
+//!   mostly pre-written spares (see `spares.rs`) whose old contents remain past the newest
+//!   frame; a frame of another number ends the file at replay.
 //! * `incarnation` is the partition's (see `recovery::create`): a frame of a removed partition
 //!   never lands in a new partition that reused its id.
 //!
@@ -51,6 +54,7 @@ use std::time::{Duration, Instant};
 
 use super::partition::Partition;
 use super::record::{RecordReader, Scan};
+use super::spares::{Spares, FILE_BYTES};
 use super::sync_dir;
 use crate::{LogError, PartitionId};
 
@@ -59,7 +63,10 @@ pub(super) const CHECKPOINT_BYTES: u64 = 128 << 20;
 /// Checkpoint anyway this long after the last one if segments were written since.
 pub(super) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 
-const FRAME_HEADER_LEN: usize = 32;
+const FRAME_HEADER_LEN: usize = 40;
+/// While writing to a file that is not pre-written, prepare a spare once this much was written
+/// (servers that see little traffic never pay for one).
+const PREPARE_SPARE_AFTER: u64 = 1 << 20;
 
 pub(super) fn journal_dir(root: &Path) -> PathBuf {
     root.join("journal")
@@ -82,6 +89,7 @@ fn journal_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
             .and_then(|stem| stem.parse::<u64>().ok());
         match seq {
             Some(seq) => files.push((seq, entry.path())),
+            None if name.to_string_lossy().ends_with(".spare") => {}
             None => {
                 tracing::warn!(file = %entry.path().display(), "ignoring unexpected file in journal/")
             }
@@ -100,13 +108,14 @@ pub(super) struct Frame<'a> {
     pub records: &'a [u8],
 }
 
-fn header(frame: &Frame<'_>) -> [u8; FRAME_HEADER_LEN] {
+fn header(frame: &Frame<'_>, seq: u64) -> [u8; FRAME_HEADER_LEN] {
     let body_len = (FRAME_HEADER_LEN - 8 + frame.records.len()) as u32;
     let mut h = [0u8; FRAME_HEADER_LEN];
     h[0..4].copy_from_slice(&body_len.to_le_bytes());
-    h[8..16].copy_from_slice(&frame.partition.to_le_bytes());
-    h[16..24].copy_from_slice(&frame.incarnation.to_le_bytes());
-    h[24..32].copy_from_slice(&frame.first_offset.to_le_bytes());
+    h[8..16].copy_from_slice(&seq.to_le_bytes());
+    h[16..24].copy_from_slice(&frame.partition.to_le_bytes());
+    h[24..32].copy_from_slice(&frame.incarnation.to_le_bytes());
+    h[32..40].copy_from_slice(&frame.first_offset.to_le_bytes());
     let crc = header_crc(&h);
     h[4..8].copy_from_slice(&crc.to_le_bytes());
     h
@@ -115,7 +124,7 @@ fn header(frame: &Frame<'_>) -> [u8; FRAME_HEADER_LEN] {
 fn header_crc(h: &[u8; FRAME_HEADER_LEN]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&h[0..4]);
-    hasher.update(&h[8..32]);
+    hasher.update(&h[8..FRAME_HEADER_LEN]);
     hasher.finalize()
 }
 
@@ -125,6 +134,11 @@ pub(super) struct Journal {
     seq: u64,
     file: File,
     len: u64,
+    /// Whether `file` is a pre-written spare (overwrites need no size update).
+    prewritten: bool,
+    /// Bytes journaled since the last checkpoint.
+    since_checkpoint: u64,
+    spares: Arc<Spares>,
     /// Earlier journal files, handed to the next checkpoint.
     older: Vec<PathBuf>,
     /// Segment files written since the last checkpoint, with their partition.
@@ -139,15 +153,17 @@ pub(super) struct Journal {
 
 impl Journal {
     /// Starts a fresh journal file in `dir` numbered after `seq_floor`.
-    pub fn create(dir: &Path, seq_floor: u64) -> Result<Journal, LogError> {
-        fs::create_dir_all(dir)?;
+    pub fn create(dir: &Path, seq_floor: u64, spares: Arc<Spares>) -> Result<Journal, LogError> {
         let seq = seq_floor + 1;
-        let file = new_file(dir, seq)?;
+        let (file, prewritten) = open_file(dir, seq, &spares)?;
         Ok(Journal {
             dir: dir.to_path_buf(),
             seq,
             file,
             len: 0,
+            prewritten,
+            since_checkpoint: 0,
+            spares,
             older: Vec::new(),
             dirty: HashMap::new(),
             failed: Arc::new(AtomicBool::new(false)),
@@ -162,9 +178,23 @@ impl Journal {
     /// The write or fsync failed: none of the frames may be counted on. The journal moves on
     /// to a new file, so later frames never follow a torn one.
     pub fn write(&mut self, frames: &[Frame<'_>]) -> Result<(), LogError> {
+        let size: u64 = frames
+            .iter()
+            .map(|f| (FRAME_HEADER_LEN + f.records.len()) as u64)
+            .sum();
+        let full = self.len + size > FILE_BYTES;
+        if self.len > 0 && (full || (!self.prewritten && self.spares.available())) {
+            // Not fatal: the frames then go on growing the current file.
+            if let Err(err) = self.rotate() {
+                tracing::warn!(error = %err, "could not start a new journal file");
+            }
+        }
+        if !self.prewritten && self.len + size >= PREPARE_SPARE_AFTER {
+            self.spares.prepare_in_background();
+        }
         self.buf.clear();
         for frame in frames {
-            self.buf.extend_from_slice(&header(frame));
+            self.buf.extend_from_slice(&header(frame, self.seq));
             self.buf.extend_from_slice(frame.records);
         }
         let result = self
@@ -174,6 +204,7 @@ impl Journal {
         match result {
             Ok(()) => {
                 self.len += self.buf.len() as u64;
+                self.since_checkpoint += self.buf.len() as u64;
                 if self.buf.capacity() > 4 << 20 {
                     self.buf = Vec::new();
                 }
@@ -197,7 +228,7 @@ impl Journal {
     }
 
     pub fn checkpoint_due(&self) -> bool {
-        self.len >= CHECKPOINT_BYTES
+        self.since_checkpoint >= CHECKPOINT_BYTES
             || (!self.dirty.is_empty() && self.last_checkpoint.elapsed() >= CHECKPOINT_INTERVAL)
     }
 
@@ -205,6 +236,7 @@ impl Journal {
     /// files cover. `None` if the new file could not be created (retried next time).
     pub fn begin_checkpoint(&mut self) -> Option<Checkpoint> {
         self.last_checkpoint = Instant::now();
+        self.since_checkpoint = 0;
         if self.len > 0 {
             if let Err(err) = self.rotate() {
                 tracing::error!(error = %err, "could not start a new journal file");
@@ -214,9 +246,15 @@ impl Journal {
         Some(Checkpoint {
             failed: Arc::clone(&self.failed),
             dir: self.dir.clone(),
+            spares: Arc::clone(&self.spares),
             dirty: self.dirty.drain().map(|(_, v)| v).collect(),
             older: std::mem::take(&mut self.older),
         })
+    }
+
+    #[cfg(test)]
+    pub fn prepare_spare_for_test(&self) {
+        self.spares.prepare().unwrap();
     }
 
     /// A whole checkpoint on the calling thread.
@@ -227,11 +265,12 @@ impl Journal {
     }
 
     fn rotate(&mut self) -> Result<(), LogError> {
-        let file = new_file(&self.dir, self.seq + 1)?;
+        let (file, prewritten) = open_file(&self.dir, self.seq + 1, &self.spares)?;
         self.older.push(journal_path(&self.dir, self.seq));
         self.seq += 1;
         self.file = file;
         self.len = 0;
+        self.prewritten = prewritten;
         Ok(())
     }
 }
@@ -241,6 +280,7 @@ impl Journal {
 pub(super) struct Checkpoint {
     failed: Arc<AtomicBool>,
     dir: PathBuf,
+    spares: Arc<Spares>,
     dirty: Vec<(Arc<File>, Arc<Partition>)>,
     older: Vec<PathBuf>,
 }
@@ -272,8 +312,8 @@ impl Checkpoint {
             return;
         }
         for path in &self.older {
-            if let Err(err) = fs::remove_file(path) {
-                tracing::warn!(path = %path.display(), error = %err, "could not delete journal file");
+            if let Err(err) = self.spares.recycle(path) {
+                tracing::warn!(path = %path.display(), error = %err, "could not recycle journal file");
             }
         }
         if let Err(err) = sync_dir(&self.dir) {
@@ -290,15 +330,24 @@ pub(super) fn run_checkpoints(queue: std::sync::mpsc::Receiver<Checkpoint>) {
     }
 }
 
-fn new_file(dir: &Path, seq: u64) -> Result<File, LogError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(journal_path(dir, seq))?;
+/// Opens journal file `seq`: a spare renamed into place if one is ready, else a new file.
+/// Returns whether it is pre-written.
+fn open_file(dir: &Path, seq: u64, spares: &Spares) -> Result<(File, bool), LogError> {
+    let path = journal_path(dir, seq);
+    let (file, prewritten) = match spares.take(&path)? {
+        Some(file) => (file, true),
+        None => {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(&path)?;
+            (file, false)
+        }
+    };
     sync_dir(dir)?;
-    Ok(file)
+    Ok((file, prewritten))
 }
 
 /// Replays every journal file in `dir` into `partitions` (see the module doc), makes the result
@@ -308,12 +357,12 @@ pub(super) fn replay(
     dir: &Path,
     partitions: &HashMap<PartitionId, Arc<Partition>>,
     index_interval: u64,
+    spares: &Spares,
 ) -> Result<u64, LogError> {
-    fs::create_dir_all(dir)?;
     let files = journal_files(dir)?;
     let mut restored: HashMap<PartitionId, u64> = HashMap::new();
     let mut written: HashMap<usize, Arc<File>> = HashMap::new();
-    for (_, path) in &files {
+    for (seq, path) in &files {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
         let mut pos = 0u64;
@@ -327,9 +376,12 @@ pub(super) fn replay(
             {
                 break;
             }
-            let id = u64_at(&h, 8);
-            let incarnation = u64_at(&h, 16);
-            let first_offset = u64_at(&h, 24);
+            if u64_at(&h, 8) != *seq {
+                break; // an older use of a recycled file
+            }
+            let id = u64_at(&h, 16);
+            let incarnation = u64_at(&h, 24);
+            let first_offset = u64_at(&h, 32);
             let end = pos + 8 + body_len;
             let records_start = pos + FRAME_HEADER_LEN as u64;
             let frame_ok = match partitions.get(&id) {
@@ -367,7 +419,7 @@ pub(super) fn replay(
         tracing::info!(partition = id, records = count, "restored from the journal");
     }
     for (_, path) in &files {
-        fs::remove_file(path)?;
+        spares.recycle(path)?;
     }
     sync_dir(dir)?;
     Ok(files.last().map_or(0, |(seq, _)| *seq))
@@ -403,4 +455,121 @@ pub(super) struct Replayed {
     pub offset: u64,
     pub timestamp_ms: u64,
     pub payload: bytes::Bytes,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::commit::Committer;
+    use super::super::record;
+    use super::super::segment::{segment_path, SEGMENT_HEADER_LEN};
+    use super::super::{DiskOptions, DiskStorage};
+    use super::*;
+    use crate::Storage;
+
+    fn open_manual(dir: &Path) -> DiskStorage {
+        DiskStorage::open_with(DiskOptions::new(dir), |j| Ok(Committer::manual(j))).unwrap()
+    }
+
+    fn frame_bytes(
+        seq: u64,
+        partition: u64,
+        incarnation: u64,
+        offset: u64,
+        data: &[u8],
+    ) -> Vec<u8> {
+        let mut records = Vec::new();
+        record::encode(&mut records, offset, 1_000 + offset, data);
+        let frame = Frame {
+            partition,
+            incarnation,
+            first_offset: offset,
+            records: &records,
+        };
+        let mut out = header(&frame, seq).to_vec();
+        out.extend_from_slice(&records);
+        out
+    }
+
+    #[test]
+    fn replay_stops_at_a_frame_written_for_another_file() {
+        let dir = tempfile::tempdir().unwrap();
+        drop({
+            let s = open_manual(dir.path());
+            s.create_partition(1).unwrap();
+            s
+        });
+        let pdir = dir.path().join("partitions/1");
+        let incarnation = u64::from_le_bytes(
+            fs::read(pdir.join("incarnation")).unwrap()[..8]
+                .try_into()
+                .unwrap(),
+        );
+        // File 5 holds a frame of its own, then one left from its use as file 4 that would
+        // continue the partition if it were believed.
+        let mut bytes = frame_bytes(5, 1, incarnation, 0, b"current");
+        bytes.extend(frame_bytes(4, 1, incarnation, 1, b"stale"));
+        let jdir = journal_dir(dir.path());
+        for entry in fs::read_dir(&jdir).unwrap() {
+            fs::remove_file(entry.unwrap().path()).unwrap();
+        }
+        fs::write(journal_path(&jdir, 5), &bytes).unwrap();
+        let s = DiskStorage::open(DiskOptions::new(dir.path())).unwrap();
+        let got: Vec<Vec<u8>> = s
+            .read(1, 0, 10, usize::MAX)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.payload.to_vec())
+            .collect();
+        assert_eq!(got, vec![b"current".to_vec()]);
+        assert_eq!(
+            fs::metadata(segment_path(&pdir, 0)).unwrap().len(),
+            SEGMENT_HEADER_LEN + record::encoded_len(7)
+        );
+    }
+
+    fn names(dir: &Path, ext: &str) -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(journal_dir(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(ext))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn spares_are_used_recycled_and_kept_across_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open_manual(dir.path());
+        s.create_partition(1).unwrap();
+        s.append(1, 10, &[b"first"]).unwrap();
+        s.committer.run_pending();
+        s.committer.prepare_spare();
+        assert_eq!(names(dir.path(), ".spare").len(), 1);
+        // The next commit moves to the pre-written spare.
+        s.append(1, 11, &[b"second"]).unwrap();
+        s.committer.run_pending();
+        assert!(names(dir.path(), ".spare").is_empty());
+        let wal = names(dir.path(), ".wal");
+        assert_eq!(wal.len(), 2, "{wal:?}");
+        let current = journal_dir(dir.path()).join(&wal[1]);
+        assert_eq!(fs::metadata(&current).unwrap().len(), FILE_BYTES);
+        // A checkpoint recycles the full-size file and deletes the small one.
+        s.committer.checkpoint();
+        assert_eq!(names(dir.path(), ".spare").len(), 1);
+        assert_eq!(names(dir.path(), ".wal").len(), 1);
+        s.append(1, 12, &[b"third"]).unwrap();
+        s.committer.run_pending();
+        drop(s);
+        // Reopening replays, then writes on into a recycled full-size file.
+        let s = open_manual(dir.path());
+        assert_eq!(s.read(1, 0, 10, usize::MAX).unwrap().len(), 3);
+        let wal = names(dir.path(), ".wal");
+        assert_eq!(wal.len(), 1);
+        let current = journal_dir(dir.path()).join(&wal[0]);
+        assert_eq!(fs::metadata(&current).unwrap().len(), FILE_BYTES);
+        s.append(1, 13, &[b"fourth"]).unwrap();
+        s.committer.run_pending();
+        assert_eq!(s.read(1, 0, 10, usize::MAX).unwrap().len(), 4);
+    }
 }

@@ -7,6 +7,7 @@
 //!   manifest                        the engine's metadata blob (see `manifest.rs`)
 //!   journal/
 //!     00000000000000000007.wal      the write-ahead journal (see `journal.rs`)
+//!     00000000000000000012.spare    a pre-written file for it (see `spares.rs`)
 //!   partitions/
 //!     <id>/                         one directory per partition, named by its decimal id
 //!       incarnation                 tells it apart from an earlier partition with this id
@@ -65,6 +66,7 @@ mod partition;
 mod record;
 mod recovery;
 mod segment;
+mod spares;
 #[cfg(test)]
 mod tests;
 
@@ -81,6 +83,7 @@ use self::commit::Committer;
 use self::journal::Journal;
 use self::manifest::Manifest;
 use self::partition::Partition;
+use self::spares::Spares;
 use crate::{Appended, Bounds, Entry, LogError, PartitionId, Storage};
 
 /// When an append counts as done.
@@ -201,8 +204,15 @@ impl DiskStorage {
             partitions.insert(id, Arc::new(partition));
         }
         let journal_dir = journal::journal_dir(&options.dir);
-        let last_seq = journal::replay(&journal_dir, &partitions, options.index_interval_bytes)?;
-        let journal = Journal::create(&journal_dir, last_seq)?;
+        fs::create_dir_all(&journal_dir)?;
+        let spares = Spares::open(&journal_dir)?;
+        let last_seq = journal::replay(
+            &journal_dir,
+            &partitions,
+            options.index_interval_bytes,
+            &spares,
+        )?;
+        let journal = Journal::create(&journal_dir, last_seq, spares)?;
         tracing::info!(
             dir = %options.dir.display(),
             partitions = partitions.len(),
