@@ -14,9 +14,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 SERVERS = ["shardline-memory", "shardline-durable", "ferrokinesis", "kinesalite", "kinesis-local"]
 PEERS = ["ferrokinesis", "kinesalite", "kinesis-local"]
+# Workloads run at a fixed rate: compared by latency, not throughput.
+PACED = {"putrecord_light"}
 WORKLOADS = [
     ("putrecords", "PutRecords, 4 shards, batch 500, 100 B records, 8 connections, 10 s"),
     ("putrecord", "PutRecord, 4 shards, 100 B records, 16 connections, 5 s"),
+    ("putrecord64", "PutRecord, 4 shards, 100 B records, 64 connections, 5 s"),
+    ("putrecord_light", "PutRecord at light load: 200 requests/s on 1 connection, 5 s"),
     ("get", "GetRecords read-back of the PutRecords stream, every shard from TRIM_HORIZON"),
 ]
 
@@ -39,7 +43,7 @@ def load(results: Path) -> dict:
                 entry[f] = int((d / f).read_text().strip())
         if (d / "ready_probe_ms").exists():
             entry["ready_probe_ms"] = [int(x) for x in (d / "ready_probe_ms").read_text().split()]
-        for w in ("putrecords", "putrecord", "get", "e2e"):
+        for w in ("putrecords", "putrecord", "putrecord64", "putrecord_light", "get", "e2e"):
             if (d / f"{w}.json").exists():
                 entry["results"][w] = json.loads((d / f"{w}.json").read_text())
             if (d / f"{w}.cmd").exists():
@@ -48,8 +52,9 @@ def load(results: Path) -> dict:
             err = d / (f.stem + ".err")
             tail = err.read_text().strip().splitlines()[-3:] if err.exists() else []
             entry["failures"][f.stem] = f.read_text().strip() + (": " + " / ".join(tail) if tail else "")
-        if (d / "rss.json").exists():
-            entry["rss"] = json.loads((d / "rss.json").read_text())
+        for f in ("rss", "restart"):
+            if (d / f"{f}.json").exists():
+                entry[f] = json.loads((d / f"{f}.json").read_text())
         data["servers"][s] = entry
     return data
 
@@ -164,7 +169,7 @@ def render_md(data: dict) -> str:
             if not r:
                 w(f"| {s} | failed: {e['failures'].get(work, 'no result')} | | | | | | | |")
                 continue
-            ratio = f"{r['records_per_sec'] / best:.2f}x" if best else "—"
+            ratio = f"{r['records_per_sec'] / best:.2f}x" if best and work not in PACED else "—"
             errs = r.get("errors", 0) + r.get("failed_records", 0)
             cb = {True: "yes", False: "no", None: "?"}[r.get("client_bound")]
             w(
@@ -268,22 +273,45 @@ def render_md(data: dict) -> str:
     dur_get = metric(data, "shardline-durable", "get", "records_per_sec")
     row("read-back ≥ 2,000,000 records/s (durable)", dur_get, 2_000_000, "records/s")
     row("read-back ≥ 2,000,000 records/s (in-memory)", mem_get, 2_000_000, "records/s")
-    row("PutRecord ≥ 50,000 requests/s (durable)", metric(data, "shardline-durable", "putrecord", "requests_per_sec"), 50_000, "requests/s")
-    row("PutRecord ≥ 50,000 requests/s (in-memory)", metric(data, "shardline-memory", "putrecord", "requests_per_sec"), 50_000, "requests/s")
-    for s in ("shardline-durable", "shardline-memory"):
-        r = data["servers"].get(s, {}).get("rss")
-        if r and r["records"] >= r["target"]:
-            row(f"RSS < 64 MB after 1M records ({s})", r["loaded_kib"] * 1024 / 1e6, 64, "MB", higher=False, fmt_digits=1)
-        else:
-            w(f"| RSS < 64 MB after 1M records ({s}) | not measured | — |")
+    for work, conns in (("putrecord64", 64), ("putrecord", 16)):
+        row(f"PutRecord ≥ 50,000 requests/s (durable, {conns} connections)", metric(data, "shardline-durable", work, "requests_per_sec"), 50_000, "requests/s")
+    row("PutRecord at 200/s: p50 ≤ 0.5 ms (durable)", metric(data, "shardline-durable", "putrecord_light", "lat.p50"), 0.5, "ms", higher=False, fmt_digits=2)
+    row("PutRecord at 200/s: p99 ≤ 2 ms (durable)", metric(data, "shardline-durable", "putrecord_light", "lat.p99"), 2, "ms", higher=False, fmt_digits=2)
+    e2e = data["servers"].get("shardline-durable", {}).get("results", {}).get("e2e") or {}
+    for path, label in (("poll", "put → GetRecords"), ("subscribe", "put → SubscribeToShard")):
+        p = e2e.get(path)
+        lat = p["latency_ms"] if p else {}
+        row(f"{label}: p50 < 2 ms (durable)", lat.get("p50"), 2, "ms", higher=False, fmt_digits=2)
+        row(f"{label}: p99 < 10 ms (durable)", lat.get("p99"), 10, "ms", higher=False, fmt_digits=2)
+    r = data["servers"].get("shardline-durable", {}).get("rss")
+    if r and r["records"] >= r["target"]:
+        row("RSS < 64 MB after 1M records (durable)", r["loaded_kib"] * 1024 / 1e6, 64, "MB", higher=False, fmt_digits=1)
+    else:
+        w("| RSS < 64 MB after 1M records (durable) | not measured | — |")
     for s in ("shardline-durable", "shardline-memory"):
         probes = data["servers"].get(s, {}).get("ready_probe_ms") or []
         v = sorted(probes)[len(probes) // 2] if probes else None
         row(f"ready < 100 ms ({s}, median of 3 starts)", v, 100, "ms", higher=False)
+    rs = data["servers"].get("shardline-durable", {}).get("restart")
+    if rs:
+        gib = rs["segment_bytes"] / 2**30
+        for key, how in (("after_kill9_ms", "after kill -9"), ("after_clean_stop_ms", "after a clean stop")):
+            row(f"restart over {gib:.2f} GiB of segments < 2 s ({how})", rs.get(key), 2000, "ms", higher=False)
+    else:
+        w("| restart over 1 GB < 2 s | not measured | — |")
+    behind = []
+    for work, _ in WORKLOADS:
+        if work in PACED:
+            continue
+        best, bp = best_peer(data, work)
+        dur = metric(data, "shardline-durable", work, "records_per_sec")
+        if best and dur and dur <= best:
+            behind.append(f"{work} ({dur / best:.2f}x {bp})")
+    w(f"| shardline-durable ahead of every peer on every throughput workload | {'behind on ' + ', '.join(behind) if behind else 'ahead on all'} | {'no' if behind else 'yes'} |")
     w("")
     w("A target met or missed by a small margin is within run-to-run noise (throughput on a shared")
-    w("machine varies by 20% or more between runs); rerun before drawing conclusions from it. In-memory")
-    w("RSS grows with the records held by design; the durable server keeps records on disk.")
+    w("machine varies by 20% or more between runs); rerun before drawing conclusions from it. The RSS")
+    w("target is the durable server's: in memory, RSS grows with the records held, by design.")
     w("")
     w("Caveat for every throughput target: the client shares this machine's cores with the server; the")
     w("\"client-bound\" column above says whether a run was limited by the client rather than the server.")
@@ -299,21 +327,43 @@ def render_md(data: dict) -> str:
         for s, k, v in failures:
             w(f"- {s}, {k}: {v}")
         w("")
+    rs = data["servers"].get("shardline-durable", {}).get("restart")
+    if rs:
+        w("## Restart over data (shardline-durable)")
+        w("")
+        w("The segments grown to the size below with 1 KB records (PutRecords, batch 500), then the server")
+        w("killed with SIGKILL and started again (the journal is replayed), then stopped cleanly and started")
+        w("again. Time from spawn to the first successful ListStreams.")
+        w("")
+        w("| segment data | journal at the kill | start after kill -9 | start after clean stop |")
+        w("|---:|---:|---:|---:|")
+        w(f"| {rs['segment_bytes'] / 2**20:,.0f} MiB | {rs['journal_bytes'] / 2**20:,.0f} MiB | {rs.get('after_kill9_ms', '—')} ms | {rs.get('after_clean_stop_ms', '—')} ms |")
+        w("")
     w("## Profiling")
     w("")
-    w(f"No profile was taken in this run (`perf`: {m.get('perf', '?')}); the comparison only measures.")
-    w("")
+    notes = Path(__file__).resolve().parent.parent / "docs" / "profiling.md"
+    if notes.exists():
+        w(f"Not taken by this script (`perf`: {m.get('perf', '?')}); written by hand from the profiles in")
+        w("[docs/profiling.md](profiling.md), which says how they were taken. In short:")
+        w("")
+        summary = notes.read_text().split("<!-- summary -->")
+        if len(summary) >= 3:
+            w(summary[1].strip())
+            w("")
+    else:
+        w(f"No profile was taken in this run (`perf`: {m.get('perf', '?')}); the comparison only measures.")
+        w("")
     w("![throughput chart](benchmarks.png)")
     w("")
     return "\n".join(out)
 
 
 def render_png(data: dict, path: Path):
-    works = [("putrecords", "PutRecords records/s"), ("putrecord", "PutRecord requests/s"), ("get", "GetRecords records/s")]
+    works = [("putrecords", "PutRecords records/s"), ("putrecord64", "PutRecord requests/s, 64 connections"), ("get", "GetRecords records/s")]
     fig, axes = plt.subplots(1, 4, figsize=(18, 4.5))
     colors = {"shardline-memory": "#1f77b4", "shardline-durable": "#17becf", "ferrokinesis": "#ff7f0e", "kinesalite": "#2ca02c", "kinesis-local": "#d62728"}
     for ax, (work, label) in zip(axes, works):
-        key = "requests_per_sec" if work == "putrecord" else "records_per_sec"
+        key = "requests_per_sec" if work.startswith("putrecord") else "records_per_sec"
         names, vals = [], []
         for s in SERVERS:
             v = metric(data, s, work, key)

@@ -27,8 +27,9 @@ use super::sync_dir;
 /// Size of a spare (pre-written) journal file; the journal moves on to a new file when a
 /// commit would not fit in the current one.
 pub(super) const FILE_BYTES: u64 = 32 << 20;
-/// Spares kept ready; more recycled files than this are deleted.
-const KEEP: usize = 2;
+/// Spares kept ready; more recycled files than this are deleted. Enough to take a whole
+/// checkpoint's worth of files back, so a steady load never waits for zero-filling.
+const KEEP: usize = (super::journal::CHECKPOINT_BYTES / FILE_BYTES) as usize + 2;
 
 /// The pool of spare files in one journal directory.
 pub(super) struct Spares {
