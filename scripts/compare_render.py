@@ -176,7 +176,7 @@ def render_md(data: dict) -> str:
                 f"| {s} | {fmt(r['records_per_sec'])} | {fmt(r['mib_per_sec'], 1)} | {fmt(r['requests_per_sec'])} "
                 f"| {fmt(r['latency_ms']['p50'], 2)} | {fmt(r['latency_ms']['p99'], 2)} | {errs} | {ratio} | {cb} |"
             )
-        if bp:
+        if bp and work not in PACED:
             w("")
             w(f"Best peer: {bp}. \"client-bound\" is the bench client's own verdict (share of its ceiling measured against an in-process mock).")
         w("")
@@ -335,7 +335,7 @@ def render_md(data: dict) -> str:
         w("killed with SIGKILL and started again (the journal is replayed), then stopped cleanly and started")
         w("again. Time from spawn to the first successful ListStreams.")
         w("")
-        w("| segment data | journal at the kill | start after kill -9 | start after clean stop |")
+        w("| segment data | journal directory at the kill (with spare files) | start after kill -9 | start after clean stop |")
         w("|---:|---:|---:|---:|")
         w(f"| {rs['segment_bytes'] / 2**20:,.0f} MiB | {rs['journal_bytes'] / 2**20:,.0f} MiB | {rs.get('after_kill9_ms', '—')} ms | {rs.get('after_clean_stop_ms', '—')} ms |")
         w("")

@@ -26,7 +26,9 @@ use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::oneshot;
 
-use super::journal::{self, Frame, Journal};
+use std::sync::mpsc::Sender;
+
+use super::journal::{self, Background, Frame, Journal};
 use super::partition::Partition;
 use crate::LogError;
 
@@ -74,18 +76,20 @@ impl Shared {
 pub(super) struct Committer {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
-    /// Runs checkpoints; ends when the committer thread drops its queue.
+    /// Runs checkpoints and early segment flushes; ends when both senders are gone.
     checkpointer: Option<JoinHandle<()>>,
+    background: Option<Sender<Background>>,
 }
 
 impl Committer {
     pub fn start(journal: Journal) -> Result<Committer, LogError> {
         let shared = Shared::new(journal);
-        let (checkpoints, queue) = std::sync::mpsc::channel();
+        let (background, queue) = std::sync::mpsc::channel();
         let checkpointer = std::thread::Builder::new()
             .name("shardline-log-checkpoint".into())
-            .spawn(move || journal::run_checkpoints(queue))?;
+            .spawn(move || journal::run_background(queue))?;
         let for_thread = Arc::clone(&shared);
+        let checkpoints = background.clone();
         let thread = std::thread::Builder::new()
             .name("shardline-log-commit".into())
             .spawn(move || run(&for_thread, &checkpoints))?;
@@ -93,6 +97,7 @@ impl Committer {
             shared,
             thread: Some(thread),
             checkpointer: Some(checkpointer),
+            background: Some(background),
         })
     }
 
@@ -103,6 +108,7 @@ impl Committer {
             shared: Shared::new(journal),
             thread: None,
             checkpointer: None,
+            background: None,
         }
     }
 
@@ -123,6 +129,14 @@ impl Committer {
     #[cfg(test)]
     pub fn prepare_spare(&self) {
         self.shared.journal.lock().prepare_spare_for_test();
+    }
+
+    /// Has a segment's data written back early, off the commit path (not with a manual
+    /// committer).
+    pub fn flush_in_background(&self, file: Arc<File>, partition: Arc<Partition>) {
+        if let Some(background) = &self.background {
+            let _ = background.send(Background::Flush(file, partition));
+        }
     }
 
     /// Queues a request for the next group commit.
@@ -150,6 +164,7 @@ impl Drop for Committer {
                 tracing::error!("group commit thread panicked");
             }
         }
+        drop(self.background.take());
         if let Some(thread) = self.checkpointer.take() {
             if thread.join().is_err() {
                 tracing::error!("checkpoint thread panicked");
@@ -179,7 +194,7 @@ impl Drop for CloseOnExit<'_> {
     }
 }
 
-fn run(shared: &Shared, checkpoints: &std::sync::mpsc::Sender<journal::Checkpoint>) {
+fn run(shared: &Shared, checkpoints: &Sender<Background>) {
     let _close = CloseOnExit(shared);
     loop {
         let batch = {
@@ -200,8 +215,10 @@ fn run(shared: &Shared, checkpoints: &std::sync::mpsc::Sender<journal::Checkpoin
         }
         if journal.checkpoint_due() {
             if let Some(checkpoint) = journal.begin_checkpoint() {
-                if let Err(unsent) = checkpoints.send(checkpoint) {
-                    unsent.0.run();
+                if let Err(unsent) = checkpoints.send(Background::Checkpoint(checkpoint)) {
+                    if let Background::Checkpoint(checkpoint) = unsent.0 {
+                        checkpoint.run();
+                    }
                 }
             }
         }

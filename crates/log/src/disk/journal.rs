@@ -322,11 +322,27 @@ impl Checkpoint {
     }
 }
 
-/// Runs checkpoints in order on their own thread, so a slow segment fsync never holds up a
+/// Segment fsyncs that are off the commit path.
+pub(super) enum Background {
+    Checkpoint(Checkpoint),
+    /// Write back an active segment's data early, so the fsync that seals it (under the
+    /// partition's lock, holding up its appends) has little left to write.
+    Flush(Arc<File>, Arc<Partition>),
+}
+
+/// Runs background work in order on its own thread, so a slow segment fsync never holds up a
 /// group commit.
-pub(super) fn run_checkpoints(queue: std::sync::mpsc::Receiver<Checkpoint>) {
-    for checkpoint in queue {
-        checkpoint.run();
+pub(super) fn run_background(queue: std::sync::mpsc::Receiver<Background>) {
+    for work in queue {
+        match work {
+            Background::Checkpoint(checkpoint) => checkpoint.run(),
+            Background::Flush(file, partition) => {
+                if let Err(err) = file.sync_data() {
+                    // The error is reported once: later fsyncs of this file may "succeed".
+                    partition.segment_sync_failed(&LogError::Io(err));
+                }
+            }
+        }
     }
 }
 

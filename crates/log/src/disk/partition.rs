@@ -24,6 +24,10 @@ use super::segment::{index_path, segment_path, Segment};
 use super::{sync_dir, DiskOptions, Durability};
 use crate::{Appended, Bounds, Durable, Entry, LogError, PartitionId};
 
+/// An active segment's data is written back early every this many bytes, so sealing it (an
+/// fsync under the partition lock) never has a whole segment's worth to write: that stalled
+/// every append to the partition for up to a few hundred milliseconds.
+const FLUSH_AHEAD_BYTES: u64 = 8 << 20;
 /// Largest single append (all its records framed), so it fits one journal frame.
 const MAX_APPEND_BYTES: usize = 1 << 31;
 /// Smallest read issued against a segment file.
@@ -291,6 +295,11 @@ impl Partition {
         for (offset, payload) in (first_offset..).zip(payloads) {
             let size = record::encoded_len(payload.len());
             active.push_record(offset, timestamp_ms, size, options.index_interval_bytes);
+        }
+        active.unflushed += buf.len() as u64;
+        if active.unflushed >= FLUSH_AHEAD_BYTES {
+            active.unflushed = 0;
+            committer.flush_in_background(Arc::clone(&active.file), Arc::clone(self));
         }
         let file = Arc::clone(&active.file);
         let records = Bytes::from(buf);

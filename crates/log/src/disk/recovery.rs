@@ -310,6 +310,7 @@ fn recover_sealed(
                     last_ts: (index.next > base).then_some(index.last_ts),
                     index: index.index,
                     file: Arc::new(file),
+                    unflushed: 0,
                 };
                 return Ok((segment, None));
             }
@@ -353,6 +354,7 @@ fn recover_sealed(
         last_ts: scanned.last_ts,
         index: scanned.index,
         file: Arc::new(file),
+        unflushed: 0,
     };
     if bad_after.is_none() {
         write_index(dir, &segment);
@@ -452,6 +454,7 @@ fn recover_active(
         last_ts: scanned.last_ts,
         index: scanned.index,
         file: Arc::new(file),
+        unflushed: 0,
     };
     Ok((segment, floor))
 }

@@ -137,6 +137,8 @@ pub(super) struct Segment {
     pub last_ts: Option<u64>,
     pub index: SparseIndex,
     pub file: Arc<File>,
+    /// Bytes appended since the last early flush was asked for (see `Partition::append`).
+    pub unflushed: u64,
 }
 
 impl Segment {
@@ -163,6 +165,7 @@ impl Segment {
             last_ts: None,
             index: SparseIndex::default(),
             file: Arc::new(file),
+            unflushed: 0,
         })
     }
 
