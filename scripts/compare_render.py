@@ -105,6 +105,8 @@ def render_md(data: dict) -> str:
         ("filesystem", "repo filesystem"),
         ("tmpdir_fs", "filesystem of the durable run's --data-dir (TMPDIR)"),
         ("disks", "disks (lsblk)"),
+        ("fsync_probe_start", "fdatasync of 200 B in TMPDIR, no server running, at the start"),
+        ("fsync_probe_end", "the same at the end"),
         ("shardline_commit", "shardline commit"),
         ("shardline_version", "shardline"),
         ("ferrokinesis_version", "ferrokinesis (crates.io)"),
