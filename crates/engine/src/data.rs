@@ -6,6 +6,7 @@ use shardline_wire::shapes::*;
 use shardline_wire::validate::{Shown, Violations};
 use shardline_wire::{ApiError, Blob, ErrorCode, Timestamp};
 
+use std::ops::Range;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -33,7 +34,8 @@ const PUT_RECORDS_MAX_BYTES: usize = 10 * 1024 * 1024;
 /// A record ready to append: its shard (position in the stream's shard list) and payload.
 struct Routed {
     shard_pos: usize,
-    payload: Vec<u8>,
+    /// Where the record's stored payload is in the call's payload buffer.
+    payload: Range<usize>,
 }
 
 impl Engine {
@@ -59,11 +61,13 @@ impl Engine {
             let s = stream.read();
             let enhanced = observe::Enhanced::of(&s.meta.shard_level_metrics);
             check_record_size(&s, || "data".to_string(), &partition_key, &data.0)?;
+            let mut payloads = Vec::with_capacity(records::plain_len(&partition_key, &data.0));
             let routed = self.route(
                 &s,
                 &partition_key,
                 input.explicit_hash_key.as_deref(),
                 &data.0,
+                &mut payloads,
             )?;
             let shard = s.meta.shards[routed.shard_pos].clone();
             let size = (partition_key.len() + data.len()) as u64;
@@ -79,7 +83,7 @@ impl Engine {
             let appended = self.storage.append(
                 shard.partition,
                 self.clock.now_ms(),
-                &[routed.payload.as_slice()],
+                &[&payloads[routed.payload]],
             )?;
             (shard, appended, encryption_type(&s.meta), enhanced)
         };
@@ -114,13 +118,24 @@ impl Engine {
         let (batches, encryption, enhanced) = {
             let s = stream.read();
             let mut routed = Vec::with_capacity(entries.len());
+            // One buffer for every record's stored payload: no allocation per record.
+            let mut arena = Vec::with_capacity(
+                entries
+                    .iter()
+                    .map(|e| {
+                        let key = e.partition_key.as_deref().unwrap_or_default();
+                        records::plain_len(key, e.data.as_ref().map_or(&[][..], |d| &d.0[..]))
+                    })
+                    .sum(),
+            );
             for (i, e) in entries.iter().enumerate() {
                 let key = e.partition_key.as_deref().unwrap_or_default();
                 let data = e.data.as_ref().map_or(&[][..], |d| &d.0[..]);
                 let path = || format!("records.{}.member.data", i + 1);
                 check_record_size(&s, path, key, data)?;
                 total += key.len() + data.len();
-                routed.push(self.route(&s, key, e.explicit_hash_key.as_deref(), data)?);
+                let ehk = e.explicit_hash_key.as_deref();
+                routed.push(self.route(&s, key, ehk, data, &mut arena)?);
             }
             if total > PUT_RECORDS_MAX_BYTES {
                 return Err(ApiError::invalid_argument("Records size exceeds 10 MB limit").into());
@@ -149,7 +164,7 @@ impl Engine {
                 }
                 let payloads: Vec<&[u8]> = members
                     .iter()
-                    .map(|&i| routed[i].payload.as_slice())
+                    .map(|&i| &arena[routed[i].payload.clone()])
                     .collect();
                 let result = self
                     .storage
@@ -592,6 +607,7 @@ impl Engine {
         key: &str,
         explicit_hash_key: Option<&str>,
         data: &[u8],
+        payloads: &mut Vec<u8>,
     ) -> Result<Routed> {
         let hash = match explicit_hash_key {
         Some(ehk) => parse_hash_key(ehk).ok_or_else(|| {
@@ -602,11 +618,11 @@ impl Engine {
         None => hash_partition_key(key),
     };
         let (shard_pos, _) = s.route(hash).ok_or_else(ApiError::internal)?;
-        let plain = records::encode(key, data);
-        let payload = match &s.meta.encryption {
-            None => plain,
+        let start = payloads.len();
+        match &s.meta.encryption {
+            None => records::encode_into(payloads, key, data),
             Some(enc) => {
-                let key = s
+                let data_key = s
                     .meta
                     .data_keys
                     .iter()
@@ -614,12 +630,15 @@ impl Engine {
                     .ok_or_else(ApiError::internal)?;
                 let sealed = self
                     .keyring
-                    .encrypt(key, &plain)
+                    .encrypt(data_key, &records::encode(key, data))
                     .ok_or_else(ApiError::internal)?;
-                records::encode_sealed(key.id, &sealed)
+                records::encode_sealed_into(payloads, data_key.id, &sealed);
             }
-        };
-        Ok(Routed { shard_pos, payload })
+        }
+        Ok(Routed {
+            shard_pos,
+            payload: start..payloads.len(),
+        })
     }
 
     /// Turns stored entries into Kinesis records, decrypting sealed ones.

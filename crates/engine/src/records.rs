@@ -13,21 +13,37 @@ const FORMAT_SEALED: u8 = 1;
 
 /// A plain payload.
 pub fn encode(partition_key: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(plain_len(partition_key, data));
+    encode_into(&mut out, partition_key, data);
+    out
+}
+
+/// Bytes of a plain payload.
+pub fn plain_len(partition_key: &str, data: &[u8]) -> usize {
+    3 + partition_key.len() + data.len()
+}
+
+/// Appends a plain payload to `out` (a PutRecords call encodes all its records into one buffer).
+pub fn encode_into(out: &mut Vec<u8>, partition_key: &str, data: &[u8]) {
     let key = partition_key.as_bytes();
-    let mut out = Vec::with_capacity(3 + key.len() + data.len());
     out.push(FORMAT_PLAIN);
     out.extend_from_slice(&(key.len() as u16).to_le_bytes());
     out.extend_from_slice(key);
     out.extend_from_slice(data);
-    out
 }
 
-/// An encrypted payload around `sealed`, the sealed form of a plain payload.
-pub fn encode_sealed(key_id: u64, sealed: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(9 + sealed.len());
+/// Appends an encrypted payload around `sealed`, the sealed form of a plain payload.
+pub fn encode_sealed_into(out: &mut Vec<u8>, key_id: u64, sealed: &[u8]) {
     out.push(FORMAT_SEALED);
     out.extend_from_slice(&key_id.to_le_bytes());
     out.extend_from_slice(sealed);
+}
+
+/// An encrypted payload around `sealed`.
+#[cfg(test)]
+pub fn encode_sealed(key_id: u64, sealed: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_sealed_into(&mut out, key_id, sealed);
     out
 }
 
