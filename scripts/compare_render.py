@@ -74,6 +74,12 @@ def metric(data, server, work, key):
     return r.get(key)
 
 
+def median_ready(data, server):
+    """Median of the three empty-server starts, or None."""
+    probes = data["servers"].get(server, {}).get("ready_probe_ms") or []
+    return sorted(probes)[len(probes) // 2] if probes else None
+
+
 def best_peer(data, work, key="records_per_sec"):
     vals = [(metric(data, p, work, key), p) for p in PEERS]
     vals = [(v, p) for v, p in vals if v]
@@ -244,7 +250,7 @@ def render_md(data: dict) -> str:
             w(f"| {s} | not available | | | |")
             continue
         probes = e.get("ready_probe_ms") or []
-        med = sorted(probes)[len(probes) // 2] if probes else None
+        med = median_ready(data, s)
         w(f"| {s} | {med if med is not None else '—'} | {', '.join(map(str, probes)) or '—'} | {e.get('ready_ms', '—')} | {e.get('ready2_ms', '—')} |")
     w("")
 
@@ -291,9 +297,7 @@ def render_md(data: dict) -> str:
     else:
         w("| RSS < 64 MB after 1M records (durable) | not measured | — |")
     for s in ("shardline-durable", "shardline-memory"):
-        probes = data["servers"].get(s, {}).get("ready_probe_ms") or []
-        v = sorted(probes)[len(probes) // 2] if probes else None
-        row(f"ready < 100 ms ({s}, median of 3 starts)", v, 100, "ms", higher=False)
+        row(f"ready < 100 ms ({s}, median of 3 starts)", median_ready(data, s), 100, "ms", higher=False)
     rs = data["servers"].get("shardline-durable", {}).get("restart")
     if rs:
         gib = rs["segment_bytes"] / 2**30

@@ -27,7 +27,7 @@ pub fn encode_get_records(out: &GetRecordsOutput) -> Vec<u8> {
     buf.push(b']');
     if let Some(it) = &out.next_shard_iterator {
         buf.extend_from_slice(b",\"NextShardIterator\":");
-        escaped(&mut buf, it);
+        serde_value(&mut buf, it);
     }
     buf.extend_from_slice(b",\"MillisBehindLatest\":");
     serde_value(&mut buf, &out.millis_behind_latest);
@@ -63,7 +63,7 @@ pub fn encode_put_records(out: &PutRecordsOutput) -> Vec<u8> {
             if plain {
                 plain_str(buf, v);
             } else {
-                escaped(buf, v);
+                serde_value(buf, v);
             }
         };
         field(&mut buf, b"SequenceNumber", &r.sequence_number, true);
@@ -73,7 +73,7 @@ pub fn encode_put_records(out: &PutRecordsOutput) -> Vec<u8> {
         buf.push(b'}');
     }
     buf.extend_from_slice(b"],\"EncryptionType\":");
-    escaped(&mut buf, &out.encryption_type);
+    serde_value(&mut buf, &out.encryption_type);
     buf.push(b'}');
     buf
 }
@@ -96,9 +96,9 @@ fn record(buf: &mut Vec<u8>, r: &Record) {
         .unwrap_or(0);
     buf.truncate(start + written);
     buf.extend_from_slice(b"\",\"PartitionKey\":");
-    escaped(buf, &r.partition_key);
+    serde_value(buf, &r.partition_key);
     buf.extend_from_slice(b",\"EncryptionType\":");
-    escaped(buf, &r.encryption_type);
+    serde_value(buf, &r.encryption_type);
     buf.push(b'}');
 }
 
@@ -110,12 +110,8 @@ fn plain_str(buf: &mut Vec<u8>, s: &str) {
         buf.extend_from_slice(s.as_bytes());
         buf.push(b'"');
     } else {
-        escaped(buf, s);
+        serde_value(buf, s);
     }
-}
-
-fn escaped(buf: &mut Vec<u8>, s: &str) {
-    serde_value(buf, s);
 }
 
 fn serde_value<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) {

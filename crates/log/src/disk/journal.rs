@@ -53,7 +53,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::partition::Partition;
-use super::record::{RecordReader, Scan};
+use super::record::RecordReader;
 use super::spares::{Spares, FILE_BYTES};
 use super::sync_dir;
 use crate::{LogError, PartitionId};
@@ -451,26 +451,6 @@ fn u64_at(h: &[u8], at: usize) -> u64 {
     let mut b = [0u8; 8];
     b.copy_from_slice(&h[at..at + 8]);
     u64::from_le_bytes(b)
-}
-
-/// Replay reads records with the segment reader; a frame's records end where a `Scan::Bad`
-/// or `Scan::End` leaves the reader.
-pub(super) fn next_replayable(reader: &mut RecordReader<'_>) -> Result<Option<Replayed>, LogError> {
-    match reader.next()? {
-        Scan::Record(r) => Ok(Some(Replayed {
-            offset: r.offset,
-            timestamp_ms: r.timestamp_ms,
-            payload: r.payload,
-        })),
-        Scan::End | Scan::Bad { .. } => Ok(None),
-    }
-}
-
-/// One record read back from the journal.
-pub(super) struct Replayed {
-    pub offset: u64,
-    pub timestamp_ms: u64,
-    pub payload: bytes::Bytes,
 }
 
 #[cfg(test)]

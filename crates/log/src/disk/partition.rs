@@ -17,7 +17,6 @@ use tokio::sync::{oneshot, watch};
 use bytes::Bytes;
 
 use super::commit::{CommitRequest, Committer};
-use super::journal;
 use super::record::{self, RecordReader, Scan, MAX_ENTRY_BYTES, RECORD_OVERHEAD};
 use super::recovery::Recovered;
 use super::segment::{index_path, segment_path, Segment};
@@ -356,7 +355,8 @@ impl Partition {
         let mut present_from = None;
         let mut missing = Vec::new();
         let mut missing_meta = Vec::new();
-        while let Some(r) = journal::next_replayable(reader)? {
+        // The frame's records end where the reader stops (`End`, or `Bad` for a torn frame).
+        while let Scan::Record(r) = reader.next()? {
             if r.offset < start {
                 continue; // trimmed since
             }
