@@ -249,7 +249,7 @@ async fn control_plane_rates_and_the_creating_cap() {
 
 #[tokio::test]
 async fn on_demand_streams_scale_under_sustained_load() {
-    use aws_sdk_kinesis::types::{ShardFilter, ShardFilterType, StreamMode, StreamModeDetails};
+    use aws_sdk_kinesis::types::{ShardFilter, ShardFilterType};
     let server = Server::memory(&[
         "--limits",
         "aws",
@@ -259,17 +259,7 @@ async fn on_demand_streams_scale_under_sustained_load() {
         "1",
     ]);
     let c = server.client_no_retry();
-    c.create_stream()
-        .stream_name("od")
-        .stream_mode_details(
-            StreamModeDetails::builder()
-                .stream_mode(StreamMode::OnDemand)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    common::create_on_demand_stream(&c, "od").await;
     let open = |c: Client| async move {
         let out = c
             .list_shards()

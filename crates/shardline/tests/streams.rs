@@ -6,9 +6,7 @@ mod common;
 use std::time::Duration;
 
 use aws_sdk_kinesis::primitives::DateTime;
-use aws_sdk_kinesis::types::{
-    ShardFilter, ShardFilterType, StreamMode, StreamModeDetails, StreamStatus,
-};
+use aws_sdk_kinesis::types::{ShardFilter, ShardFilterType, StreamMode, StreamStatus};
 use common::{create_stream, error_code, error_message, Server};
 
 const MAX: &str = "340282366920938463463374607431768211455";
@@ -114,17 +112,7 @@ async fn create_describe_and_summarise() {
 async fn on_demand_streams_start_with_four_shards() {
     let server = Server::memory(&[]);
     let c = server.client();
-    c.create_stream()
-        .stream_name("od")
-        .stream_mode_details(
-            StreamModeDetails::builder()
-                .stream_mode(StreamMode::OnDemand)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    common::create_on_demand_stream(&c, "od").await;
     let sum = c
         .describe_stream_summary()
         .stream_name("od")

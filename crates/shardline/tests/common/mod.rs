@@ -220,6 +220,22 @@ where
         .unwrap_or_default()
 }
 
+/// Creates an ON_DEMAND stream (AWS gives it four shards).
+pub async fn create_on_demand_stream(client: &Client, name: &str) {
+    use aws_sdk_kinesis::types::{StreamMode, StreamModeDetails};
+    let mode = StreamModeDetails::builder()
+        .stream_mode(StreamMode::OnDemand)
+        .build()
+        .expect("stream mode is set");
+    client
+        .create_stream()
+        .stream_name(name)
+        .stream_mode_details(mode)
+        .send()
+        .await
+        .expect("create on-demand stream");
+}
+
 pub async fn create_stream(client: &Client, name: &str, shards: i32) {
     client
         .create_stream()
