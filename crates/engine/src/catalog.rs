@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use parking_lot::{Mutex, RwLock};
 
@@ -56,16 +57,16 @@ impl Stream {
 
     /// Lets a write of `bytes` into the shard at `pos` if the limits allow it: an on-demand
     /// stream's own capacity, else the shard's.
-    pub fn admit_write(&self, pos: usize, bytes: u64) -> bool {
+    pub fn admit_write(&self, pos: usize, bytes: u64, now: Instant) -> bool {
         match &self.on_demand {
             Some(capacity) => {
-                let ok = capacity.admit(bytes);
+                let ok = capacity.admit(bytes, now);
                 if ok {
                     self.limiters[pos].count_write(bytes);
                 }
                 ok
             }
-            None => self.limiters[pos].admit_write(bytes),
+            None => self.limiters[pos].admit_write(bytes, now),
         }
     }
 

@@ -71,7 +71,7 @@ impl Engine {
             )?;
             let shard = s.meta.shards[routed.shard_pos].clone();
             let size = (partition_key.len() + data.len()) as u64;
-            if !s.admit_write(routed.shard_pos, size) {
+            if !s.admit_write(routed.shard_pos, size, Instant::now()) {
                 observe::write_exceeded(&n.name, &shard.id(), 1, enhanced);
                 observe::put_record(&n.name, size, started.elapsed(), false);
                 return Err(ApiError::new(
@@ -144,11 +144,12 @@ impl Engine {
             // throughput limit fail on their own, as AWS fails them.
             let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); s.meta.shards.len()];
             let enhanced = observe::Enhanced::of(&s.meta.shard_level_metrics);
+            let admitted_at = Instant::now();
             for (i, r) in routed.iter().enumerate() {
                 let e = &entries[i];
                 let size = e.partition_key.as_deref().map_or(0, str::len)
                     + e.data.as_ref().map_or(0, |d| d.len());
-                if s.admit_write(r.shard_pos, size as u64) {
+                if s.admit_write(r.shard_pos, size as u64, admitted_at) {
                     by_shard[r.shard_pos].push(i);
                 } else {
                     let shard = &s.meta.shards[r.shard_pos];

@@ -26,19 +26,6 @@ pub struct SequenceNumber {
 
 const SECS_MASK: u64 = 0xf_ffff_ffff; // 9 hex digits
 
-/// 2^80, the step between the numbers of consecutive positions, as decimal digits, least
-/// significant first (the position field starts 80 bits up).
-const POSITION_STEP_DIGITS: [u8; 25] = {
-    let digits = *b"1208925819614629174706176";
-    let mut reversed = [0u8; 25];
-    let mut i = 0;
-    while i < 25 {
-        reversed[i] = digits[24 - i] - b'0';
-        i += 1;
-    }
-    reversed
-};
-
 impl SequenceNumber {
     pub fn to_decimal(self) -> String {
         let mut v = U256::from(2u8);
@@ -84,47 +71,96 @@ impl SequenceNumber {
 
 /// Formats the numbers of a run of records cheaply. A 256-bit decimal conversion costs a few
 /// hundred nanoseconds; the number right after the last one formatted (next position, same
-/// record second — every record of one append) is a 25-digit decimal addition instead.
+/// record second — every record of one append) is the previous one plus 2^80, added in
+/// base 10^14 limbs, of which only the changed ones are rewritten as digits.
 #[derive(Default)]
 pub struct Formatter {
-    last: Option<(SequenceNumber, Vec<u8>)>,
+    last: Option<Run>,
+}
+
+/// Every sequence number has 56 digits (its top bits are fixed: `2 << 184`).
+const DIGITS: usize = 56;
+const LIMB_DIGITS: usize = 14;
+const LIMB: u64 = 100_000_000_000_000;
+/// 2^80 (= 1208925819614629174706176), the step between consecutive positions, in base
+/// 10^14, least significant limb first.
+const POSITION_STEP: [u64; 2] = [14_629_174_706_176, 12_089_258_196];
+
+struct Run {
+    number: SequenceNumber,
+    /// The decimal digits in base 10^14, most significant limb first.
+    limbs: [u64; DIGITS / LIMB_DIGITS],
+    text: [u8; DIGITS],
+}
+
+impl Run {
+    fn new(number: SequenceNumber, text: &str) -> Option<Run> {
+        let text: [u8; DIGITS] = text.as_bytes().try_into().ok()?;
+        let mut limbs = [0; DIGITS / LIMB_DIGITS];
+        for (limb, digits) in limbs.iter_mut().zip(text.chunks_exact(LIMB_DIGITS)) {
+            *limb = std::str::from_utf8(digits).ok()?.parse().ok()?;
+        }
+        Some(Run {
+            number,
+            limbs,
+            text,
+        })
+    }
+
+    /// Adds 2^80; `None` if the number outgrew 56 digits.
+    fn step(&mut self) -> Option<()> {
+        let mut carry = 0;
+        for i in (0..self.limbs.len()).rev() {
+            let add = POSITION_STEP
+                .get(self.limbs.len() - 1 - i)
+                .copied()
+                .unwrap_or(0);
+            if add == 0 && carry == 0 {
+                return Some(());
+            }
+            let sum = self.limbs[i] + add + carry;
+            carry = u64::from(sum >= LIMB);
+            self.limbs[i] = sum - carry * LIMB;
+            write_limb(
+                &mut self.text[i * LIMB_DIGITS..(i + 1) * LIMB_DIGITS],
+                self.limbs[i],
+            );
+        }
+        (carry == 0).then_some(())
+    }
+}
+
+/// Writes `v` (< 10^14) as exactly 14 digits, two at a time.
+fn write_limb(out: &mut [u8], mut v: u64) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    for pair in out.rchunks_exact_mut(2) {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        pair.copy_from_slice(&PAIRS[d..d + 2]);
+    }
 }
 
 impl Formatter {
     pub fn format(&mut self, n: SequenceNumber) -> String {
-        if let Some((prev, digits)) = &mut self.last {
+        if let Some(run) = &mut self.last {
             let next_of_prev = SequenceNumber {
-                position: prev.position.wrapping_add(1),
-                ..*prev
+                position: run.number.position.wrapping_add(1),
+                ..run.number
             };
-            if n == next_of_prev && n.position <= END_POSITION {
-                add_position_step(digits);
-                *prev = n;
-                if let Ok(text) = String::from_utf8(digits.clone()) {
-                    return text;
+            if n == next_of_prev && n.position <= END_POSITION && run.step().is_some() {
+                run.number = n;
+                if let Ok(text) = std::str::from_utf8(&run.text) {
+                    return text.to_owned();
                 }
             }
         }
         let text = n.to_decimal();
-        self.last = Some((n, text.clone().into_bytes()));
+        self.last = Run::new(n, &text);
         text
-    }
-}
-
-/// Adds 2^80 to a decimal number held as ASCII digits, most significant first.
-fn add_position_step(digits: &mut Vec<u8>) {
-    let mut carry = 0u8;
-    let mut i = 0;
-    while i < POSITION_STEP_DIGITS.len() || carry > 0 {
-        let add = POSITION_STEP_DIGITS.get(i).copied().unwrap_or(0) + carry;
-        if i == digits.len() {
-            digits.insert(0, b'0');
-        }
-        let at = digits.len() - 1 - i;
-        let sum = digits[at] - b'0' + add;
-        digits[at] = b'0' + sum % 10;
-        carry = sum / 10;
-        i += 1;
     }
 }
 

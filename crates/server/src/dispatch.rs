@@ -41,8 +41,10 @@ pub async fn call(
         Operation::ListShards => sync(body, |i| e.list_shards(c, i)),
         Operation::PutRecord => run(body, |i| e.put_record(c, i)).await,
         Operation::PutRecords => {
+            let input = body.0.decode_put_records(body.1)?;
+            input.validate()?;
             let out = e
-                .put_records(c, decode(body)?)
+                .put_records(c, input)
                 .await
                 .map_err(EngineError::into_api_error)?;
             Ok(Reply::Body(body.0.encode_put_records(&out)))

@@ -4,8 +4,8 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::shapes::{GetRecordsOutput, PutRecordsOutput};
-use crate::{cbor, json, json_records, ApiError};
+use crate::shapes::{GetRecordsOutput, PutRecordsInput, PutRecordsOutput};
+use crate::{cbor, json, json_put_records, json_records, ApiError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Codec {
@@ -41,6 +41,18 @@ impl Codec {
     pub fn decode<T: DeserializeOwned>(self, body: &[u8]) -> Result<T, ApiError> {
         match self {
             Codec::Json => json::decode(body),
+            Codec::Cbor => cbor::decode(body),
+        }
+    }
+
+    /// [`Codec::decode`] for PutRecords, whose JSON bodies usually take a fast path (see
+    /// `json_put_records.rs`).
+    ///
+    /// # Errors
+    /// As [`Codec::decode`].
+    pub fn decode_put_records(self, body: &[u8]) -> Result<PutRecordsInput, ApiError> {
+        match self {
+            Codec::Json => json_put_records::parse(body).map_or_else(|| json::decode(body), Ok),
             Codec::Cbor => cbor::decode(body),
         }
     }

@@ -13,6 +13,7 @@ pub mod constraints;
 pub mod error;
 pub mod eventstream;
 pub mod json;
+mod json_put_records;
 mod json_records;
 mod operation;
 pub mod shapes;

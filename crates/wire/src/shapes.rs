@@ -248,7 +248,7 @@ pub struct PutRecordOutput {
     pub encryption_type: String,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PutRecordsRequestEntry {
     pub data: Option<Blob>,
@@ -256,7 +256,7 @@ pub struct PutRecordsRequestEntry {
     pub partition_key: Option<String>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PutRecordsInput {
     pub stream_name: Option<String>,

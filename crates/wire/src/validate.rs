@@ -67,7 +67,12 @@ impl Violations {
                 );
             }
         }
-        let len = s.encode_utf16().count();
+        // ASCII (nearly every key and name) is one unit a byte; the check is much cheaper.
+        let len = if s.is_ascii() {
+            s.len()
+        } else {
+            s.encode_utf16().count()
+        };
         if len < min {
             self.push(
                 Shown::Str(s),
