@@ -10,6 +10,15 @@ pub fn hash_partition_key(partition_key: &str) -> u128 {
     u128::from_be_bytes(Md5::digest(partition_key.as_bytes()).into())
 }
 
+/// [`hash_partition_key`] of many keys at once (see `md5_lanes.rs`).
+pub fn hash_partition_keys(partition_keys: &[&str]) -> Vec<u128> {
+    let messages: Vec<&[u8]> = partition_keys.iter().map(|k| k.as_bytes()).collect();
+    crate::md5_lanes::digests(&messages)
+        .into_iter()
+        .map(u128::from_be_bytes)
+        .collect()
+}
+
 /// Parses a canonical decimal hash key; `None` if it is not a number in `[0, 2^128-1]`.
 pub fn parse_hash_key(s: &str) -> Option<u128> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {

@@ -17,6 +17,7 @@ mod hashkey;
 mod iterator;
 mod limits;
 mod listing;
+mod md5_lanes;
 mod model;
 mod observe;
 mod policy;
