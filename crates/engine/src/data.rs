@@ -62,14 +62,11 @@ impl Engine {
             let enhanced = observe::Enhanced::of(&s.meta.shard_level_metrics);
             check_record_size(&s, || "data".to_string(), &partition_key, &data.0)?;
             let mut payloads = Vec::with_capacity(records::plain_len(&partition_key, &data.0));
-            let routed = self.route(
-                &s,
-                &partition_key,
-                None,
-                input.explicit_hash_key.as_deref(),
-                &data.0,
-                &mut payloads,
-            )?;
+            let hash = match input.explicit_hash_key.as_deref() {
+                Some(ehk) => explicit_hash_key(ehk)?,
+                None => hash_partition_key(&partition_key),
+            };
+            let routed = self.route(&s, hash, &partition_key, &data.0, &mut payloads)?;
             let shard = s.meta.shards[routed.shard_pos].clone();
             let size = (partition_key.len() + data.len()) as u64;
             if !s.admit_write(routed.shard_pos, size, Instant::now()) {
@@ -129,18 +126,25 @@ impl Engine {
                     })
                     .sum(),
             );
+            // The keys of entries without an ExplicitHashKey, hashed together (cheaper per
+            // key; see `md5_lanes.rs`), taken in order below.
             let keys: Vec<&str> = entries
                 .iter()
+                .filter(|e| e.explicit_hash_key.is_none())
                 .map(|e| e.partition_key.as_deref().unwrap_or_default())
                 .collect();
-            let key_hashes = hash_partition_keys(&keys);
-            for (i, (e, &key)) in entries.iter().zip(&keys).enumerate() {
+            let mut key_hashes = hash_partition_keys(&keys).into_iter();
+            for (i, e) in entries.iter().enumerate() {
+                let key = e.partition_key.as_deref().unwrap_or_default();
                 let data = e.data.as_ref().map_or(&[][..], |d| &d.0[..]);
                 let path = || format!("records.{}.member.data", i + 1);
                 check_record_size(&s, path, key, data)?;
                 total += key.len() + data.len();
-                let ehk = e.explicit_hash_key.as_deref();
-                routed.push(self.route(&s, key, Some(key_hashes[i]), ehk, data, &mut arena)?);
+                let hash = match e.explicit_hash_key.as_deref() {
+                    Some(ehk) => explicit_hash_key(ehk)?,
+                    None => key_hashes.next().ok_or_else(ApiError::internal)?,
+                };
+                routed.push(self.route(&s, hash, key, data, &mut arena)?);
             }
             if total > PUT_RECORDS_MAX_BYTES {
                 return Err(ApiError::invalid_argument("Records size exceeds 10 MB limit").into());
@@ -604,28 +608,27 @@ fn check_record_size(
     Ok(())
 }
 
+/// A record's ExplicitHashKey as a hash key, or AWS's error for one out of range.
+fn explicit_hash_key(ehk: &str) -> Result<u128> {
+    parse_hash_key(ehk).ok_or_else(|| {
+        ApiError::invalid_argument(format!(
+            "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {ehk}"
+        ))
+        .into()
+    })
+}
+
 impl Engine {
-    /// Finds the open shard for a record and encodes its payload (sealed if the stream is
-    /// encrypted).
-    /// `key_hash`, when given, is the partition key's hash computed ahead (a batch of them is
-    /// cheaper; see `md5_lanes.rs`).
+    /// Finds the open shard for a record whose hash key is `hash` and encodes its payload
+    /// (sealed if the stream is encrypted) onto `payloads`.
     fn route(
         &self,
         s: &Stream,
+        hash: u128,
         key: &str,
-        key_hash: Option<u128>,
-        explicit_hash_key: Option<&str>,
         data: &[u8],
         payloads: &mut Vec<u8>,
     ) -> Result<Routed> {
-        let hash = match explicit_hash_key {
-        Some(ehk) => parse_hash_key(ehk).ok_or_else(|| {
-            ApiError::invalid_argument(format!(
-                "Invalid ExplicitHashKey. ExplicitHashKey must be in the range: [0, 2^128-1]. Specified value was {ehk}"
-            ))
-        })?,
-        None => key_hash.unwrap_or_else(|| hash_partition_key(key)),
-    };
         let (shard_pos, _) = s.route(hash).ok_or_else(ApiError::internal)?;
         let start = payloads.len();
         match &s.meta.encryption {

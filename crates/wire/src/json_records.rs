@@ -82,8 +82,8 @@ fn record(buf: &mut Vec<u8>, r: &Record) {
     buf.extend_from_slice(b"{\"SequenceNumber\":");
     plain_str(buf, &r.sequence_number);
     buf.extend_from_slice(b",\"ApproximateArrivalTimestamp\":");
-    let seconds = r.approximate_arrival_timestamp.millis as f64 / 1000.0;
     // What serde_json writes for an f64 (finite here: milliseconds are bounded).
+    let seconds = r.approximate_arrival_timestamp.epoch_seconds();
     if CompactFormatter.write_f64(buf, seconds).is_err() {
         buf.extend_from_slice(b"null");
     }

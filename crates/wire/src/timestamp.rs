@@ -16,12 +16,17 @@ impl Timestamp {
     pub fn from_millis(millis: i64) -> Self {
         Timestamp { millis }
     }
+
+    /// Epoch seconds with a fraction: the JSON form.
+    pub fn epoch_seconds(self) -> f64 {
+        self.millis as f64 / 1000.0
+    }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
-            serializer.serialize_f64(self.millis as f64 / 1000.0)
+            serializer.serialize_f64(self.epoch_seconds())
         } else {
             // AWS CBOR: tag 1 followed by an *integer* count of epoch milliseconds. This is what
             // the Java SDK itself writes (v1/v2 `SdkCborGenerator.writeValue`: `writeTag(1);

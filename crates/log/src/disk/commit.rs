@@ -216,9 +216,7 @@ fn run(shared: &Shared, checkpoints: &Sender<Background>) {
         if journal.checkpoint_due() {
             if let Some(checkpoint) = journal.begin_checkpoint() {
                 if let Err(unsent) = checkpoints.send(Background::Checkpoint(checkpoint)) {
-                    if let Background::Checkpoint(checkpoint) = unsent.0 {
-                        checkpoint.run();
-                    }
+                    unsent.0.run();
                 }
             }
         }

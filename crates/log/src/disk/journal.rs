@@ -44,7 +44,7 @@
 //! server always starts with an empty journal.
 
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -54,8 +54,8 @@ use std::time::{Duration, Instant};
 
 use super::partition::Partition;
 use super::record::RecordReader;
-use super::spares::{Spares, FILE_BYTES};
-use super::sync_dir;
+use super::spares::{parse_numbered_name, Spares, FILE_BYTES};
+use super::{create_rw, sync_dir};
 use crate::{LogError, PartitionId};
 
 /// Start a new journal file, and checkpoint, once the current one is this big.
@@ -82,15 +82,10 @@ fn journal_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name();
-        let seq = name
-            .to_str()
-            .and_then(|n| n.strip_suffix(".wal"))
-            .filter(|stem| stem.len() == 20 && stem.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|stem| stem.parse::<u64>().ok());
-        match seq {
-            Some(seq) => files.push((seq, entry.path())),
-            None if name.to_string_lossy().ends_with(".spare") => {}
-            None => {
+        match name.to_str().and_then(parse_numbered_name) {
+            Some((seq, "wal")) => files.push((seq, entry.path())),
+            Some((_, "spare" | "tmp")) => {}
+            _ => {
                 tracing::warn!(file = %entry.path().display(), "ignoring unexpected file in journal/")
             }
         }
@@ -330,11 +325,9 @@ pub(super) enum Background {
     Flush(Arc<File>, Arc<Partition>),
 }
 
-/// Runs background work in order on its own thread, so a slow segment fsync never holds up a
-/// group commit.
-pub(super) fn run_background(queue: std::sync::mpsc::Receiver<Background>) {
-    for work in queue {
-        match work {
+impl Background {
+    pub fn run(self) {
+        match self {
             Background::Checkpoint(checkpoint) => checkpoint.run(),
             Background::Flush(file, partition) => {
                 if let Err(err) = file.sync_data() {
@@ -346,21 +339,21 @@ pub(super) fn run_background(queue: std::sync::mpsc::Receiver<Background>) {
     }
 }
 
+/// Runs background work in order on its own thread, so a slow segment fsync never holds up a
+/// group commit.
+pub(super) fn run_background(queue: std::sync::mpsc::Receiver<Background>) {
+    for work in queue {
+        work.run();
+    }
+}
+
 /// Opens journal file `seq`: a spare renamed into place if one is ready, else a new file.
 /// Returns whether it is pre-written.
 fn open_file(dir: &Path, seq: u64, spares: &Spares) -> Result<(File, bool), LogError> {
     let path = journal_path(dir, seq);
     let (file, prewritten) = match spares.take(&path)? {
         Some(file) => (file, true),
-        None => {
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(&path)?;
-            (file, false)
-        }
+        None => (create_rw(&path)?, false),
     };
     sync_dir(dir)?;
     Ok((file, prewritten))

@@ -31,10 +31,9 @@ use std::sync::Arc;
 use super::index::{IndexEntry, IndexFile, SparseIndex};
 use super::record::{RecordReader, Scan};
 use super::segment::{
-    index_path, open_segment_file, parse_file_name, segment_path, FileKind, Segment, SegmentHeader,
-    SEGMENT_HEADER_LEN,
+    index_path, parse_file_name, segment_path, FileKind, Segment, SegmentHeader, SEGMENT_HEADER_LEN,
 };
-use super::sync_dir;
+use super::{open_rw, sync_dir};
 use crate::{LogError, PartitionId};
 
 /// Read size used when scanning a whole segment.
@@ -281,7 +280,7 @@ fn recover_sealed(
     interval: u64,
 ) -> Result<(Segment, Option<u64>), LogError> {
     let path = segment_path(dir, base);
-    let file = open_segment_file(&path)?;
+    let file = open_rw(&path)?;
     let file_len = file.metadata()?.len();
     match SegmentHeader::read(&file)? {
         Ok(h) if h.base == base => {}
@@ -401,7 +400,7 @@ fn recover_active(
     interval: u64,
 ) -> Result<(Segment, Option<u64>), LogError> {
     let path = segment_path(dir, base);
-    let file = open_segment_file(&path)?;
+    let file = open_rw(&path)?;
     let mut changed = false;
     if has_index {
         // Sealed once, but a failed roll or a crash left it last: it will take appends.

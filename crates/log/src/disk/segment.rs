@@ -20,12 +20,13 @@
 //! The header is an aid, not a source of truth: records carry their own offsets and checksums.
 //! A damaged header is rewritten (active segment) or reported and ignored (sealed segment).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::create_rw;
 use super::index::{IndexEntry, IndexFile, SparseIndex};
 
 /// Length of the segment file header; the first record starts here.
@@ -119,11 +120,6 @@ impl SegmentHeader {
     }
 }
 
-/// Opens an existing segment file for reading and writing.
-pub(super) fn open_segment_file(path: &Path) -> io::Result<File> {
-    OpenOptions::new().read(true).write(true).open(path)
-}
-
 /// In-memory description of one segment. Memory is bounded by the sparse index.
 #[derive(Debug)]
 pub(super) struct Segment {
@@ -146,12 +142,7 @@ impl Segment {
     /// fsyncs the directory; the header itself becomes durable with the first group commit.
     pub fn create(dir: &Path, base: u64, floor_ts: u64) -> io::Result<Segment> {
         let path = segment_path(dir, base);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&path)?;
+        let file = create_rw(&path)?;
         let header = SegmentHeader { base, floor_ts }.encode();
         if let Err(e) = file.write_all_at(&header, 0) {
             drop(file);

@@ -13,7 +13,7 @@
 //! <dir>/journal/00000000000000000004.tmp     being zero-filled (deleted at open)
 //! ```
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::sync_dir;
+use super::{open_rw, sync_dir};
 
 /// Size of a spare (pre-written) journal file; the journal moves on to a new file when a
 /// commit would not fit in the current one.
@@ -48,7 +48,7 @@ impl Spares {
             let entry = entry?;
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some((n, kind)) = parse_name(&name) else {
+            let Some((n, kind @ ("spare" | "tmp"))) = parse_numbered_name(&name) else {
                 continue;
             };
             highest = highest.max(n);
@@ -76,7 +76,7 @@ impl Spares {
             return Ok(None);
         };
         fs::rename(&spare, path)?;
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let file = open_rw(path)?;
         Ok(Some(file))
     }
 
@@ -145,13 +145,10 @@ impl Spares {
     }
 }
 
-/// `{n:020}.spare` / `{n:020}.tmp`.
-fn parse_name(name: &str) -> Option<(u64, &str)> {
+/// `{n:020}.{kind}`, the names of journal files (`wal`) and of spares (`spare`, `tmp`).
+pub(super) fn parse_numbered_name(name: &str) -> Option<(u64, &str)> {
     let (stem, kind) = name.split_once('.')?;
     if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    if !matches!(kind, "spare" | "tmp") {
         return None;
     }
     Some((stem.parse().ok()?, kind))
