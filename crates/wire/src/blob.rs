@@ -68,9 +68,10 @@ impl<'de> Deserialize<'de> for Blob {
 /// Decodes standard base64 as AWS does, with its error texts (padding is required; the last
 /// character must not carry stray bits).
 pub(crate) fn decode_base64(s: &str) -> Result<Vec<u8>, String> {
-    // The engine accepts exactly what AWS accepts (canonical padding, no stray bits), so the
-    // checks below only run to explain a failure; every record's data passes through here.
-    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(s) {
+    // The strict decoder accepts exactly what AWS accepts (canonical padding, no stray bits),
+    // so the checks below only run to explain a failure; every record's data passes through
+    // here (see `simd_decoder_accepts_what_the_strict_engine_accepts`).
+    if let Ok(bytes) = base64_simd::STANDARD.decode_to_vec(s) {
         return Ok(bytes);
     }
     let fail = |why: String| format!("'{s}' can not be converted to a Blob: {why}");
@@ -115,6 +116,28 @@ mod tests {
         assert_eq!(decode_base64("").unwrap(), b"");
         assert!(decode_base64("aGV$bG8=").is_err());
         assert!(decode_base64("aGVsbG8===").is_err());
+    }
+
+    proptest::proptest! {
+        // The hot paths use base64-simd; AWS's rules are what the strict `base64` engine
+        // implements, so the two must agree on every string, valid or not.
+        #[test]
+        fn simd_decoder_accepts_what_the_strict_engine_accepts(
+            s in "[A-Za-z0-9+/=]{0,40}|[A-Za-z0-9+/=$ _-]{0,12}",
+        ) {
+            let strict = base64::engine::general_purpose::STANDARD.decode(&s).ok();
+            proptest::prop_assert_eq!(base64_simd::STANDARD.decode_to_vec(&s).ok(), strict);
+        }
+
+        #[test]
+        fn simd_encoder_writes_what_the_strict_engine_writes(
+            data in proptest::collection::vec(proptest::num::u8::ANY, 0..100),
+        ) {
+            let mut out = b"prefix".to_vec();
+            base64_simd::STANDARD.encode_append(&data, &mut out);
+            let expected = format!("prefix{}", base64::engine::general_purpose::STANDARD.encode(&data));
+            proptest::prop_assert_eq!(out, expected.into_bytes());
+        }
     }
 
     #[test]

@@ -9,7 +9,6 @@
 
 use std::ops::Range;
 
-use base64::Engine as _;
 use bytes::Bytes;
 
 use crate::shapes::{PutRecordsInput, PutRecordsRequestEntry};
@@ -141,9 +140,7 @@ impl<'a> Reader<'a> {
                 b"Data" if range.is_none() => {
                     let encoded = r.raw_str()?;
                     let start = data.len();
-                    base64::engine::general_purpose::STANDARD
-                        .decode_vec(encoded, data)
-                        .ok()?;
+                    base64_simd::STANDARD.decode_append(encoded, data).ok()?;
                     range = Some(start..data.len());
                     Some(())
                 }
@@ -255,7 +252,7 @@ mod tests {
         )
             .prop_map(|(data, key, ehk)| {
                 let mut e = serde_json::json!({
-                    "Data": base64::engine::general_purpose::STANDARD.encode(data),
+                    "Data": base64_simd::STANDARD.encode_to_string(data),
                     "PartitionKey": key,
                 });
                 if let Some(ehk) = ehk {

@@ -7,7 +7,6 @@
 //! are written as they are; every other string still goes through serde_json. The output is
 //! byte for byte what `serde_json::to_vec` writes for the same value (tested below).
 
-use base64::Engine as _;
 use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter};
 
@@ -88,13 +87,7 @@ fn record(buf: &mut Vec<u8>, r: &Record) {
         buf.extend_from_slice(b"null");
     }
     buf.extend_from_slice(b",\"Data\":\"");
-    let start = buf.len();
-    let len = base64::encoded_len(r.data.len(), true).unwrap_or(0);
-    buf.resize(start + len, 0);
-    let written = base64::engine::general_purpose::STANDARD
-        .encode_slice(&r.data.0, &mut buf[start..])
-        .unwrap_or(0);
-    buf.truncate(start + written);
+    base64_simd::STANDARD.encode_append(&r.data.0, buf);
     buf.extend_from_slice(b"\",\"PartitionKey\":");
     serde_value(buf, &r.partition_key);
     buf.extend_from_slice(b",\"EncryptionType\":");
