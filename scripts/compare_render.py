@@ -43,9 +43,14 @@ def load(results: Path) -> dict:
                 entry[f] = int((d / f).read_text().strip())
         if (d / "ready_probe_ms").exists():
             entry["ready_probe_ms"] = [int(x) for x in (d / "ready_probe_ms").read_text().split()]
+        entry["rounds"] = {}
         for w in ("putrecords", "putrecord", "putrecord64", "putrecord_light", "get", "e2e"):
-            if (d / f"{w}.json").exists():
-                entry["results"][w] = json.loads((d / f"{w}.json").read_text())
+            runs = [json.loads(f.read_text()) for f in round_files(d, w)]
+            if w == "e2e" and runs:  # round 1 only, a shape of its own
+                entry["results"][w] = runs[0]
+            elif runs:
+                entry["results"][w] = median_run(w, runs)
+                entry["rounds"][w] = [round_figure(w, r) for r in runs]
             if (d / f"{w}.cmd").exists():
                 entry["commands"][w] = (d / f"{w}.cmd").read_text().strip()
         for f in sorted(d.glob("*.failed")):
@@ -57,6 +62,24 @@ def load(results: Path) -> dict:
                 entry[f] = json.loads((d / f"{f}.json").read_text())
         data["servers"][s] = entry
     return data
+
+
+def round_files(d: Path, work: str) -> list:
+    """The workload's results in round order: work.json (round 1), work.r2.json, ..."""
+    files = [d / f"{work}.json"] if (d / f"{work}.json").exists() else []
+    later = [(int(f.name[len(work) + 2 : -5]), f) for f in d.glob(f"{work}.r*.json")]
+    return files + [f for _, f in sorted(later)]
+
+
+def round_figure(work, run):
+    """What a round is ranked by: latency p50 for paced workloads, else records/s."""
+    return run["latency_ms"]["p50"] if work in PACED else run["records_per_sec"]
+
+
+def median_run(work, runs):
+    """The median round (of an even count, the worse of the middle two), whole."""
+    worse_first = sorted(runs, key=lambda r: round_figure(work, r), reverse=work in PACED)
+    return worse_first[(len(runs) - 1) // 2]
 
 
 def fmt(x, digits=0):
@@ -95,8 +118,10 @@ def render_md(data: dict) -> str:
     w("Written by `./scripts/compare` (the whole run is that one command; rerun it to refresh this page,")
     w("`docs/benchmarks.json` and `docs/benchmarks.png`). Every number comes from one run on the machine")
     w("below; the client for every server is `shardline bench` from the same release build, signing")
-    w("requests (SigV4) because some peers insist on a signature. Treat the numbers as one sample: a")
-    w("second run on a busy or different machine will differ.")
+    w(f"requests (SigV4) because some peers insist on a signature. The throughput and latency workloads")
+    w(f"ran in {m.get('rounds', '1')} rounds, each round starting every server afresh in turn, so that the machine's")
+    w("drift falls on all of them alike; the tables quote each server's median round and list every")
+    w("round. A run on a busy or different machine will differ.")
     w("")
     w("## Machine and versions")
     w("")
@@ -164,8 +189,8 @@ def render_md(data: dict) -> str:
         best, bp = best_peer(data, work)
         w(f"## {title}")
         w("")
-        w("| server | records/s | MiB/s | requests/s | p50 ms | p99 ms | errors | vs best peer | client-bound |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        w("| server | records/s | MiB/s | requests/s | p50 ms | p99 ms | errors | vs best peer | client-bound | every round |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---|---:|")
         for s in SERVERS:
             e = data["servers"].get(s)
             if not e:
@@ -180,13 +205,16 @@ def render_md(data: dict) -> str:
             ratio = f"{r['records_per_sec'] / best:.2f}x" if best and work not in PACED else "—"
             errs = r.get("errors", 0) + r.get("failed_records", 0)
             cb = {True: "yes", False: "no", None: "?"}[r.get("client_bound")]
+            every = " / ".join(fmt(v, 2 if work in PACED else 0) for v in e["rounds"].get(work, []))
             w(
                 f"| {s} | {fmt(r['records_per_sec'])} | {fmt(r['mib_per_sec'], 1)} | {fmt(r['requests_per_sec'])} "
-                f"| {fmt(r['latency_ms']['p50'], 2)} | {fmt(r['latency_ms']['p99'], 2)} | {errs} | {ratio} | {cb} |"
+                f"| {fmt(r['latency_ms']['p50'], 2)} | {fmt(r['latency_ms']['p99'], 2)} | {errs} | {ratio} | {cb} | {every} |"
             )
         if bp and work not in PACED:
             w("")
             w(f"Best peer: {bp}. \"client-bound\" is the bench client's own verdict (share of its ceiling measured against an in-process mock).")
+        w("")
+        w(f"Each row is its server's median round ({'by p50' if work in PACED else 'by records/s'}); \"every round\" lists all rounds in order.")
         w("")
 
     # e2e
