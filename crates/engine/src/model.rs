@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use shardline_wire::SequenceText;
 
 use crate::seqnum::{self, SequenceNumber, END_POSITION};
 
@@ -258,7 +259,7 @@ impl ShardMeta {
         formatter: &mut seqnum::Formatter,
         offset: u64,
         timestamp_ms: u64,
-    ) -> String {
+    ) -> Option<SequenceText> {
         formatter.format(self.number_at(offset + 1, timestamp_ms))
     }
 

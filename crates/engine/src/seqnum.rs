@@ -12,6 +12,7 @@
 //! A closed shard's ending number uses position `0x7fff_ffff_ffff_ffff`.
 
 use ethnum::U256;
+use shardline_wire::SequenceText;
 
 /// Position used in a closed shard's `EndingSequenceNumber`.
 pub const END_POSITION: u64 = 0x7fff_ffff_ffff_ffff;
@@ -145,7 +146,9 @@ fn write_limb(out: &mut [u8], mut v: u64) {
 }
 
 impl Formatter {
-    pub fn format(&mut self, n: SequenceNumber) -> String {
+    /// `None` only if the number has more digits than [`SequenceText`] holds, which the
+    /// layout above rules out.
+    pub fn format(&mut self, n: SequenceNumber) -> Option<SequenceText> {
         if let Some(run) = &mut self.last {
             let next_of_prev = SequenceNumber {
                 position: run.number.position.wrapping_add(1),
@@ -154,13 +157,13 @@ impl Formatter {
             if n == next_of_prev && n.position <= END_POSITION && run.step().is_some() {
                 run.number = n;
                 if let Ok(text) = std::str::from_utf8(&run.text) {
-                    return text.to_owned();
+                    return SequenceText::new(text);
                 }
             }
         }
         let text = n.to_decimal();
         self.last = Run::new(n, &text);
-        text
+        SequenceText::new(&text)
     }
 }
 
@@ -228,7 +231,7 @@ mod tests {
             for k in 0..(next() % 400) {
                 let position = start.saturating_add(k).min(END_POSITION);
                 let n = SequenceNumber { position, ..base };
-                assert_eq!(f.format(n), n.to_decimal(), "{n:?}");
+                assert_eq!(f.format(n).unwrap(), n.to_decimal().as_str(), "{n:?}");
             }
         }
     }

@@ -107,7 +107,7 @@ mod tests {
         GetRecordsInput, GetRecordsOutput, GetShardIteratorInput, ListShardsInput, PutRecordInput,
         PutRecordsInput, Record,
     };
-    use crate::{Blob, Timestamp};
+    use crate::{Blob, SequenceText, Timestamp};
     use base64::Engine as _;
     use bytes::Bytes;
     use proptest::prelude::*;
@@ -524,19 +524,21 @@ mod tests {
         let output = GetRecordsOutput {
             records: vec![
                 Record {
-                    sequence_number: "49590338271490256608559692538361571095921575989136588898"
-                        .into(),
+                    sequence_number: SequenceText::new(
+                        "49590338271490256608559692538361571095921575989136588898",
+                    )
+                    .unwrap(),
                     approximate_arrival_timestamp: Timestamp::from_millis(1_459_799_926_480),
                     data: Blob(Bytes::from_static(b"\x00hello\xff")),
                     partition_key: "pk".into(),
-                    encryption_type: "NONE".into(),
+                    encryption_type: "NONE",
                 },
                 Record {
-                    sequence_number: "2".into(),
+                    sequence_number: SequenceText::new("2").unwrap(),
                     approximate_arrival_timestamp: Timestamp::from_millis(1_000),
                     data: Blob(Bytes::new()),
                     partition_key: "q".into(),
-                    encryption_type: "NONE".into(),
+                    encryption_type: "NONE",
                 },
             ],
             next_shard_iterator: Some("AAAA".into()),

@@ -50,7 +50,7 @@ pub fn encode_put_records(out: &PutRecordsOutput) -> Vec<u8> {
         }
         buf.push(b'{');
         let mut first = true;
-        let mut field = |buf: &mut Vec<u8>, name: &[u8], value: &Option<String>, plain: bool| {
+        let mut field = |buf: &mut Vec<u8>, name: &[u8], value: Option<&str>, plain: bool| {
             let Some(v) = value else { return };
             if !first {
                 buf.push(b',');
@@ -65,10 +65,15 @@ pub fn encode_put_records(out: &PutRecordsOutput) -> Vec<u8> {
                 serde_value(buf, v);
             }
         };
-        field(&mut buf, b"SequenceNumber", &r.sequence_number, true);
-        field(&mut buf, b"ShardId", &r.shard_id, true);
-        field(&mut buf, b"ErrorCode", &r.error_code, false);
-        field(&mut buf, b"ErrorMessage", &r.error_message, false);
+        field(
+            &mut buf,
+            b"SequenceNumber",
+            r.sequence_number.as_deref(),
+            true,
+        );
+        field(&mut buf, b"ShardId", r.shard_id.as_deref(), true);
+        field(&mut buf, b"ErrorCode", r.error_code.as_deref(), false);
+        field(&mut buf, b"ErrorMessage", r.error_message.as_deref(), false);
         buf.push(b'}');
     }
     buf.extend_from_slice(b"],\"EncryptionType\":");
@@ -123,12 +128,13 @@ mod tests {
 
     use super::*;
     use crate::shapes::{ChildShard, HashKeyRange, PutRecordsResultEntry};
-    use crate::{Blob, Timestamp};
+    use crate::{Blob, SequenceText, ShardIdText, Timestamp};
 
     fn record(i: u64) -> Record {
         let keys = ["k", "ключ \"quoted\" \\ back", "tab\there", "", "emoji 🦀"];
         Record {
-            sequence_number: format!("{}", 49_000_000_000u64 * (i + 1)),
+            sequence_number: SequenceText::new(&format!("{}", 49_000_000_000u64 * (i + 1)))
+                .unwrap(),
             approximate_arrival_timestamp: Timestamp::from_millis(1_700_000_000_000 + i as i64 * 7),
             data: Blob(Bytes::from(
                 (0..(i * 13 % 50))
@@ -136,7 +142,7 @@ mod tests {
                     .collect::<Vec<u8>>(),
             )),
             partition_key: keys[(i % 5) as usize].to_string(),
-            encryption_type: if i.is_multiple_of(2) { "NONE" } else { "KMS" }.into(),
+            encryption_type: if i.is_multiple_of(2) { "NONE" } else { "KMS" },
         }
     }
 
@@ -173,8 +179,8 @@ mod tests {
         let records = (0..9u64)
             .map(|i| match i % 3 {
                 0 => PutRecordsResultEntry {
-                    sequence_number: Some(format!("{}", 1_234_567u64 * (i + 1))),
-                    shard_id: Some(format!("shardId-{i:012}")),
+                    sequence_number: SequenceText::new(&format!("{}", 1_234_567u64 * (i + 1))),
+                    shard_id: ShardIdText::new(&format!("shardId-{i:012}")),
                     ..Default::default()
                 },
                 1 => PutRecordsResultEntry {
@@ -183,7 +189,7 @@ mod tests {
                     ..Default::default()
                 },
                 _ => PutRecordsResultEntry {
-                    sequence_number: Some("not plain: \"".into()),
+                    sequence_number: SequenceText::new("not plain: \""),
                     ..Default::default()
                 },
             })

@@ -12,6 +12,7 @@ mod codec;
 pub mod constraints;
 pub mod error;
 pub mod eventstream;
+mod inline_str;
 pub mod json;
 mod json_put_records;
 mod json_records;
@@ -25,6 +26,7 @@ pub use blob::Blob;
 pub use codec::Codec;
 pub use constraints::Validate;
 pub use error::{ApiError, ErrorCode};
+pub use inline_str::{InlineStr, SequenceText, ShardIdText};
 pub use operation::Operation;
 pub use timestamp::Timestamp;
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Blob, Timestamp};
+use crate::{Blob, SequenceText, ShardIdText, Timestamp};
 
 // ---------------------------------------------------------------- shared
 
@@ -278,9 +278,9 @@ pub struct PutRecordsOutput {
 #[serde(rename_all = "PascalCase")]
 pub struct PutRecordsResultEntry {
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sequence_number: Option<String>,
+    pub sequence_number: Option<SequenceText>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub shard_id: Option<String>,
+    pub shard_id: Option<ShardIdText>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -328,11 +328,12 @@ pub struct GetRecordsOutput {
 #[derive(Clone, Debug, Serialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct Record {
-    pub sequence_number: String,
+    pub sequence_number: SequenceText,
     pub approximate_arrival_timestamp: Timestamp,
     pub data: Blob,
     pub partition_key: String,
-    pub encryption_type: String,
+    /// `NONE` or `KMS`.
+    pub encryption_type: &'static str,
 }
 
 /// Inputs that name a stream by `StreamName` and/or `StreamARN`.
