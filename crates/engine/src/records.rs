@@ -7,6 +7,7 @@
 //! ```
 
 use bytes::Bytes;
+use shardline_wire::SharedStr;
 
 const FORMAT_PLAIN: u8 = 0;
 const FORMAT_SEALED: u8 = 1;
@@ -65,7 +66,7 @@ pub fn classify(payload: &Bytes) -> Option<Stored<'_>> {
 }
 
 /// Splits a plain payload into (partition key, data) without copying the data.
-pub fn decode(payload: &Bytes) -> Option<(String, Bytes)> {
+pub fn decode(payload: &Bytes) -> Option<(SharedStr, Bytes)> {
     if payload.len() < 3 || payload[0] != FORMAT_PLAIN {
         return None;
     }
@@ -74,7 +75,7 @@ pub fn decode(payload: &Bytes) -> Option<(String, Bytes)> {
     if payload.len() < key_end {
         return None;
     }
-    let key = std::str::from_utf8(&payload[3..key_end]).ok()?.to_string();
+    let key = SharedStr::from_utf8(payload.slice(3..key_end))?;
     Some((key, payload.slice(key_end..)))
 }
 

@@ -94,7 +94,7 @@ fn record(buf: &mut Vec<u8>, r: &Record) {
     buf.extend_from_slice(b",\"Data\":\"");
     base64_simd::STANDARD.encode_append(&r.data.0, buf);
     buf.extend_from_slice(b"\",\"PartitionKey\":");
-    serde_value(buf, &r.partition_key);
+    serde_value(buf, r.partition_key.as_str());
     buf.extend_from_slice(b",\"EncryptionType\":");
     serde_value(buf, &r.encryption_type);
     buf.push(b'}');
@@ -141,7 +141,7 @@ mod tests {
                     .map(|b| (b * 31 + i) as u8)
                     .collect::<Vec<u8>>(),
             )),
-            partition_key: keys[(i % 5) as usize].to_string(),
+            partition_key: keys[(i % 5) as usize].into(),
             encryption_type: if i.is_multiple_of(2) { "NONE" } else { "KMS" },
         }
     }

@@ -18,6 +18,7 @@ mod json_put_records;
 mod json_records;
 mod operation;
 pub mod shapes;
+mod shared_str;
 mod structure;
 mod timestamp;
 pub mod validate;
@@ -28,6 +29,7 @@ pub use constraints::Validate;
 pub use error::{ApiError, ErrorCode};
 pub use inline_str::{InlineStr, SequenceText, ShardIdText};
 pub use operation::Operation;
+pub use shared_str::SharedStr;
 pub use timestamp::Timestamp;
 
 /// Prefix of the `X-Amz-Target` header for every Kinesis operation.

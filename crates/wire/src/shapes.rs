@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Blob, SequenceText, ShardIdText, Timestamp};
+use crate::{Blob, SequenceText, ShardIdText, SharedStr, Timestamp};
 
 // ---------------------------------------------------------------- shared
 
@@ -331,7 +331,7 @@ pub struct Record {
     pub sequence_number: SequenceText,
     pub approximate_arrival_timestamp: Timestamp,
     pub data: Blob,
-    pub partition_key: String,
+    pub partition_key: SharedStr,
     /// `NONE` or `KMS`.
     pub encryption_type: &'static str,
 }
