@@ -4,7 +4,7 @@
 use shardline_log::{Appended, Entry, LogError};
 use shardline_wire::shapes::*;
 use shardline_wire::validate::{Shown, Violations};
-use shardline_wire::{ApiError, Blob, ErrorCode, ShardIdText, Timestamp};
+use shardline_wire::{ApiError, Blob, ErrorCode, Timestamp};
 
 use std::ops::Range;
 use std::time::Instant;
@@ -208,15 +208,12 @@ impl Engine {
                     accepted_bytes += bytes;
                     let shard_id = shard.id();
                     observe::incoming(&n.name, &shard_id, members.len() as u64, bytes, enhanced);
-                    let shard_text = ShardIdText::new(&shard_id).ok_or_else(ApiError::internal)?;
+                    let shard_text = shard.id_text();
                     let mut numbers = seqnum::Formatter::default();
                     for (k, &i) in members.iter().enumerate() {
                         results[i].shard_id = Some(shard_text);
-                        results[i].sequence_number = Some(
-                            shard
-                                .sequence_number_with(&mut numbers, first + k as u64, ts)
-                                .ok_or_else(ApiError::internal)?,
-                        );
+                        results[i].sequence_number =
+                            Some(shard.sequence_number_with(&mut numbers, first + k as u64, ts));
                     }
                 }
                 Err(e) => {
@@ -689,11 +686,12 @@ impl Engine {
                 };
                 let (partition_key, data) = records::decode(&plain)
                     .ok_or_else(|| corrupt(e, "unreadable record payload"))?;
-                let sequence_number = shard
-                    .sequence_number_with(&mut numbers, e.offset, e.timestamp_ms)
-                    .ok_or_else(|| corrupt(e, "sequence number out of range"))?;
                 Ok(Record {
-                    sequence_number,
+                    sequence_number: shard.sequence_number_with(
+                        &mut numbers,
+                        e.offset,
+                        e.timestamp_ms,
+                    ),
                     approximate_arrival_timestamp: Timestamp::from_millis(e.timestamp_ms as i64),
                     data: Blob(data),
                     partition_key,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use shardline_wire::SequenceText;
+use shardline_wire::{SequenceText, ShardIdText};
 
 use crate::seqnum::{self, SequenceNumber, END_POSITION};
 
@@ -212,6 +212,11 @@ impl ShardMeta {
         shard_id(self.index)
     }
 
+    /// [`ShardMeta::id`] inline, for answers that carry it per record.
+    pub fn id_text(&self) -> ShardIdText {
+        ShardIdText::from(&self.id()).expect("a u32 shard index makes an id of at most 20 bytes")
+    }
+
     pub fn hash_range(&self) -> (u128, u128) {
         (
             self.start_hash.parse().unwrap_or(0),
@@ -259,7 +264,7 @@ impl ShardMeta {
         formatter: &mut seqnum::Formatter,
         offset: u64,
         timestamp_ms: u64,
-    ) -> Option<SequenceText> {
+    ) -> SequenceText {
         formatter.format(self.number_at(offset + 1, timestamp_ms))
     }
 

@@ -7,7 +7,7 @@
 //! ```
 
 use bytes::Bytes;
-use shardline_wire::SharedStr;
+use shardline_wire::ByteString;
 
 const FORMAT_PLAIN: u8 = 0;
 const FORMAT_SEALED: u8 = 1;
@@ -66,7 +66,7 @@ pub fn classify(payload: &Bytes) -> Option<Stored<'_>> {
 }
 
 /// Splits a plain payload into (partition key, data) without copying the data.
-pub fn decode(payload: &Bytes) -> Option<(SharedStr, Bytes)> {
+pub fn decode(payload: &Bytes) -> Option<(ByteString, Bytes)> {
     if payload.len() < 3 || payload[0] != FORMAT_PLAIN {
         return None;
     }
@@ -75,7 +75,7 @@ pub fn decode(payload: &Bytes) -> Option<(SharedStr, Bytes)> {
     if payload.len() < key_end {
         return None;
     }
-    let key = SharedStr::from_utf8(payload.slice(3..key_end))?;
+    let key = ByteString::try_from(payload.slice(3..key_end)).ok()?;
     Some((key, payload.slice(key_end..)))
 }
 

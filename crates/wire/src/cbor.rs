@@ -524,7 +524,7 @@ mod tests {
         let output = GetRecordsOutput {
             records: vec![
                 Record {
-                    sequence_number: SequenceText::new(
+                    sequence_number: SequenceText::from(
                         "49590338271490256608559692538361571095921575989136588898",
                     )
                     .unwrap(),
@@ -534,7 +534,7 @@ mod tests {
                     encryption_type: "NONE",
                 },
                 Record {
-                    sequence_number: SequenceText::new("2").unwrap(),
+                    sequence_number: SequenceText::from("2").unwrap(),
                     approximate_arrival_timestamp: Timestamp::from_millis(1_000),
                     data: Blob(Bytes::new()),
                     partition_key: "q".into(),

@@ -94,7 +94,7 @@ fn record(buf: &mut Vec<u8>, r: &Record) {
     buf.extend_from_slice(b",\"Data\":\"");
     base64_simd::STANDARD.encode_append(&r.data.0, buf);
     buf.extend_from_slice(b"\",\"PartitionKey\":");
-    serde_value(buf, r.partition_key.as_str());
+    serde_value(buf, &r.partition_key);
     buf.extend_from_slice(b",\"EncryptionType\":");
     serde_value(buf, &r.encryption_type);
     buf.push(b'}');
@@ -133,7 +133,7 @@ mod tests {
     fn record(i: u64) -> Record {
         let keys = ["k", "ключ \"quoted\" \\ back", "tab\there", "", "emoji 🦀"];
         Record {
-            sequence_number: SequenceText::new(&format!("{}", 49_000_000_000u64 * (i + 1)))
+            sequence_number: SequenceText::from(&format!("{}", 49_000_000_000u64 * (i + 1)))
                 .unwrap(),
             approximate_arrival_timestamp: Timestamp::from_millis(1_700_000_000_000 + i as i64 * 7),
             data: Blob(Bytes::from(
@@ -179,8 +179,9 @@ mod tests {
         let records = (0..9u64)
             .map(|i| match i % 3 {
                 0 => PutRecordsResultEntry {
-                    sequence_number: SequenceText::new(&format!("{}", 1_234_567u64 * (i + 1))),
-                    shard_id: ShardIdText::new(&format!("shardId-{i:012}")),
+                    sequence_number: SequenceText::from(&format!("{}", 1_234_567u64 * (i + 1)))
+                        .ok(),
+                    shard_id: ShardIdText::from(&format!("shardId-{i:012}")).ok(),
                     ..Default::default()
                 },
                 1 => PutRecordsResultEntry {
@@ -189,7 +190,7 @@ mod tests {
                     ..Default::default()
                 },
                 _ => PutRecordsResultEntry {
-                    sequence_number: SequenceText::new("not plain: \""),
+                    sequence_number: SequenceText::from("not plain: \"").ok(),
                     ..Default::default()
                 },
             })

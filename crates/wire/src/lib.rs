@@ -12,24 +12,22 @@ mod codec;
 pub mod constraints;
 pub mod error;
 pub mod eventstream;
-mod inline_str;
 pub mod json;
 mod json_put_records;
 mod json_records;
 mod operation;
 pub mod shapes;
-mod shared_str;
 mod structure;
 mod timestamp;
 pub mod validate;
 
 pub use blob::Blob;
+pub use bytestring::ByteString;
 pub use codec::Codec;
 pub use constraints::Validate;
 pub use error::{ApiError, ErrorCode};
-pub use inline_str::{InlineStr, SequenceText, ShardIdText};
 pub use operation::Operation;
-pub use shared_str::SharedStr;
+pub use shapes::{SequenceText, ShardIdText};
 pub use timestamp::Timestamp;
 
 /// Prefix of the `X-Amz-Target` header for every Kinesis operation.

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Blob, SequenceText, ShardIdText, SharedStr, Timestamp};
+use arrayvec::ArrayString;
+use bytestring::ByteString;
+
+use crate::{Blob, Timestamp};
 
 // ---------------------------------------------------------------- shared
 
@@ -266,6 +269,15 @@ pub struct PutRecordsInput {
     pub records: Option<Vec<PutRecordsRequestEntry>>,
 }
 
+// Record-carrying answers hold these per record: inline (or shared with the stored payload,
+// for partition keys) rather than a heap string each.
+
+/// A sequence number's digits (shardline's always have 56).
+pub type SequenceText = ArrayString<56>;
+
+/// A shard id (`shardId-` and 12 digits for the shards shardline makes).
+pub type ShardIdText = ArrayString<32>;
+
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PutRecordsOutput {
@@ -331,7 +343,7 @@ pub struct Record {
     pub sequence_number: SequenceText,
     pub approximate_arrival_timestamp: Timestamp,
     pub data: Blob,
-    pub partition_key: SharedStr,
+    pub partition_key: ByteString,
     /// `NONE` or `KMS`.
     pub encryption_type: &'static str,
 }
