@@ -2,11 +2,9 @@
 //! reports a sane summary. (Benchmarks proper are run by hand, not in the test suite.) The
 //! server runs with `--limits off`: AWS's per-shard limits would throttle the load.
 
-mod common;
-
 use std::process::Command;
 
-use common::Server;
+use crate::common::Server;
 use serde_json::Value;
 
 /// Runs `shardline bench <args> --json` and returns its summary.

@@ -2,16 +2,14 @@
 //! killed and restarted several times; afterwards every acknowledged record is read back with
 //! its sequence number, in order per shard.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::common::{create_stream, Server};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
 use aws_sdk_kinesis::Client;
-use common::{create_stream, Server};
 use tokio::sync::Mutex;
 
 const PRODUCERS: usize = 4;

@@ -1,12 +1,10 @@
 //! Encryption at rest: with StartStreamEncryption on, records on disk are not readable as
 //! plain text and still read back intact (also after a restart); unknown KMS keys are refused.
 
-mod common;
-
+use crate::common::{create_stream, error_code, Server};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{EncryptionType, ShardIteratorType};
 use aws_sdk_kinesis::Client;
-use common::{create_stream, error_code, Server};
 
 const SECRET: &str = "TOP-SECRET-PAYLOAD-0123456789";
 

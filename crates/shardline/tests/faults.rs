@@ -1,11 +1,9 @@
 //! `shardline faults …` changes a running server's fault-injection rules.
 
-mod common;
-
 use std::process::Command;
 
+use crate::common::{create_stream, error_code, Server};
 use aws_sdk_kinesis::primitives::Blob;
-use common::{create_stream, error_code, Server};
 
 fn faults(server: &Server, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_shardline"))

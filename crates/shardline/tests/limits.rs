@@ -2,14 +2,12 @@
 //! fail on their own with AWS's code and message; a sixth GetRecords in a second is throttled;
 //! a 10 MiB read makes the following calls fail; `--limits off` removes all of it.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::common::{create_stream, error_code, error_message, Server};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
 use aws_sdk_kinesis::Client;
-use common::{create_stream, error_code, error_message, Server};
 
 fn batch(n: usize, size: usize) -> Vec<PutRecordsRequestEntry> {
     (0..n)

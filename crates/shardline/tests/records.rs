@@ -1,14 +1,12 @@
 //! Data path through aws-sdk-kinesis: PutRecord(s) across shards, every iterator type,
 //! GetRecords limits, iterator expiry, retention, and data surviving a restart.
 
-mod common;
-
 use std::collections::BTreeMap;
 
+use crate::common::{create_stream, error_code, error_message, Server};
 use aws_sdk_kinesis::primitives::{Blob, DateTime};
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
 use aws_sdk_kinesis::Client;
-use common::{create_stream, error_code, error_message, Server};
 
 /// (shard id, sequence number, partition key, data) of every acknowledged put.
 type Acked = Vec<(String, String, String, Vec<u8>)>;

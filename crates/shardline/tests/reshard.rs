@@ -3,14 +3,12 @@
 //! cover of the hash space; and after random reshards every record is read exactly once by
 //! following parents before children.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::common::{create_stream, error_code, error_message, Server};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{ScalingType, Shard, ShardFilter, ShardFilterType, ShardIteratorType};
 use aws_sdk_kinesis::Client;
-use common::{create_stream, error_code, error_message, Server};
 
 const MAX: u128 = u128::MAX;
 

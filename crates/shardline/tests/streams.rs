@@ -1,13 +1,11 @@
 //! Control plane through aws-sdk-kinesis: creating, describing, listing and deleting streams,
 //! every pagination parameter and every ShardFilter type.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{create_stream, error_code, error_message, Server};
 use aws_sdk_kinesis::primitives::DateTime;
 use aws_sdk_kinesis::types::{ShardFilter, ShardFilterType, StreamMode, StreamStatus};
-use common::{create_stream, error_code, error_message, Server};
 
 const MAX: &str = "340282366920938463463374607431768211455";
 

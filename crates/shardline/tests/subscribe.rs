@@ -2,16 +2,14 @@
 //! records pushed as they are written, continuation numbers, the 5-second rule and takeover,
 //! the session's end, and consumer registration around it.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{create_stream, error_code, Server};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{
     ConsumerStatus, ShardIteratorType, StartingPosition, SubscribeToShardEventStream,
 };
 use aws_sdk_kinesis::Client;
-use common::{create_stream, error_code, Server};
 
 const ARN: &str = "arn:aws:kinesis:us-east-1:000000000000:stream/fan";
 

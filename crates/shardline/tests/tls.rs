@@ -1,13 +1,11 @@
 //! HTTPS: aws-sdk-kinesis over TLS negotiates HTTP/2 by ALPN and runs the everyday flow and
 //! SubscribeToShard; the self-signed certificate is kept across restarts.
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{create_stream, tls_client, Server};
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::{ShardIteratorType, StartingPosition, SubscribeToShardEventStream};
-use common::{create_stream, tls_client, Server};
 
 #[tokio::test]
 async fn everyday_flow_and_subscribe_over_tls_with_http2() {
