@@ -257,7 +257,7 @@ async fn on_demand_streams_scale_under_sustained_load() {
         "1",
     ]);
     let c = server.client_no_retry();
-    common::create_on_demand_stream(&c, "od").await;
+    crate::common::create_on_demand_stream(&c, "od").await;
     let open = |c: Client| async move {
         let out = c
             .list_shards()

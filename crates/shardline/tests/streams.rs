@@ -110,7 +110,7 @@ async fn create_describe_and_summarise() {
 async fn on_demand_streams_start_with_four_shards() {
     let server = Server::memory(&[]);
     let c = server.client();
-    common::create_on_demand_stream(&c, "od").await;
+    crate::common::create_on_demand_stream(&c, "od").await;
     let sum = c
         .describe_stream_summary()
         .stream_name("od")
