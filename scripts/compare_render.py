@@ -404,7 +404,8 @@ def render_png(data: dict, path: Path):
     fig, axes = plt.subplots(1, 4, figsize=(18, 4.5))
     colors = {"shardline-memory": "#1f77b4", "shardline-durable": "#17becf", "ferrokinesis": "#ff7f0e", "kinesalite": "#2ca02c", "kinesis-local": "#d62728"}
     for ax, (work, label) in zip(axes, works):
-        key = "requests_per_sec" if work.startswith("putrecord") else "records_per_sec"
+        # PutRecord moves one record per request; PutRecords is charted by records.
+        key = "requests_per_sec" if work in ("putrecord", "putrecord64") else "records_per_sec"
         names, vals = [], []
         for s in SERVERS:
             v = metric(data, s, work, key)
