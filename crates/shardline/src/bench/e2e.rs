@@ -27,7 +27,7 @@ use tokio::time::Instant;
 
 use super::client::{CallError, Client, Conn};
 use super::control;
-use super::eventstream::Decoder;
+use super::eventstream::{Decoder, Message};
 use super::report::{self, E2eReport, E2eSettings, PathReport};
 use super::stats::{load, ErrorTally, Latency};
 use super::{parse_duration, Common, Progress};
@@ -520,42 +520,28 @@ async fn subscribe_shard(
                 };
                 decoder.push(&chunk);
                 while let Some(msg) = decoder.next_message().map_err(CallError::Transport)? {
-                    match (msg.header(":message-type"), msg.header(":event-type")) {
-                        (Some("event"), Some("initial-response")) => {
-                            if let Some(tx) = ready.take() {
-                                let _ = tx.send(Ok(()));
+                    let event = read_event(&msg)?;
+                    if starts_session(&event, ready.is_none()) {
+                        if matches!(event, Event::Records(_)) {
+                            eprintln!(
+                                "SubscribeToShard on {shard}: no initial-response before the first event"
+                            );
+                        }
+                        if let Some(tx) = ready.take() {
+                            let _ = tx.send(Ok(()));
+                        }
+                    }
+                    if let Event::Records(event) = event {
+                        for rec in &event.records {
+                            buf.clear();
+                            if b64.decode_vec(rec.data.as_bytes(), &mut buf).is_ok() {
+                                path.record(readers.run_id, &buf, now);
                             }
                         }
-                        (Some("event"), Some("SubscribeToShardEvent")) => {
-                            let event: RecordsOnly<'_> = serde_json::from_slice(&msg.payload)
-                                .map_err(|e| {
-                                    CallError::Transport(format!("undecodable event: {e}"))
-                                })?;
-                            for rec in &event.records {
-                                buf.clear();
-                                if b64.decode_vec(rec.data.as_bytes(), &mut buf).is_ok() {
-                                    path.record(readers.run_id, &buf, now);
-                                }
-                            }
-                            if let Some(c) = event.continuation {
-                                position =
-                                    json!({ "Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": c });
-                            }
+                        if let Some(c) = event.continuation {
+                            position =
+                                json!({ "Type": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": c });
                         }
-                        (Some("exception"), _) | (Some("error"), _) => {
-                            let code = msg
-                                .header(":exception-type")
-                                .or(msg.header(":error-code"))
-                                .unwrap_or("exception")
-                                .to_owned();
-                            let message = String::from_utf8_lossy(&msg.payload).into_owned();
-                            return Err(CallError::Api {
-                                status: 200,
-                                code,
-                                message,
-                            });
-                        }
-                        _ => {}
                     }
                 }
             }
@@ -586,6 +572,43 @@ async fn subscribe_shard(
     }
 }
 
+/// One message of a SubscribeToShard event stream, as the reader sees it.
+enum Event<'a> {
+    InitialResponse,
+    Records(RecordsOnly<'a>),
+    Other,
+}
+
+/// Reads a message; an exception or error message ends the session with that error.
+fn read_event(msg: &Message) -> Result<Event<'_>, CallError> {
+    match (msg.header(":message-type"), msg.header(":event-type")) {
+        (Some("event"), Some("initial-response")) => Ok(Event::InitialResponse),
+        (Some("event"), Some("SubscribeToShardEvent")) => serde_json::from_slice(&msg.payload)
+            .map(Event::Records)
+            .map_err(|e| CallError::Transport(format!("undecodable event: {e}"))),
+        (Some("exception"), _) | (Some("error"), _) => Err(CallError::Api {
+            status: 200,
+            code: msg
+                .header(":exception-type")
+                .or(msg.header(":error-code"))
+                .unwrap_or("exception")
+                .to_owned(),
+            message: String::from_utf8_lossy(&msg.payload).into_owned(),
+        }),
+        _ => Ok(Event::Other),
+    }
+}
+
+/// Whether `event` shows the subscription is live: AWS sends initial-response first; a server
+/// that skips it (kinesis-mock does) is taken as live at its first event, as aws-sdk-rust does.
+fn starts_session(event: &Event<'_>, started: bool) -> bool {
+    match event {
+        Event::InitialResponse => true,
+        Event::Records(_) => !started,
+        Event::Other => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -597,6 +620,33 @@ mod tests {
         assert_eq!(parse_data(7, &d), Some((42, 123_456)));
         assert_eq!(parse_data(8, &d), None);
         assert_eq!(parse_data(7, b"short"), None);
+    }
+
+    #[test]
+    fn a_subscription_starts_at_initial_response_or_else_at_its_first_event() {
+        use shardline_wire::eventstream;
+        let decode = |frame: Vec<u8>| {
+            let mut d = Decoder::default();
+            d.push(&frame);
+            d.next_message().unwrap().unwrap()
+        };
+        let initial = decode(eventstream::event("initial-response", b"{}"));
+        let records = decode(eventstream::event(
+            "SubscribeToShardEvent",
+            br#"{"Records":[],"ContinuationSequenceNumber":"1"}"#,
+        ));
+        let initial = read_event(&initial).unwrap();
+        let records = read_event(&records).unwrap();
+        assert!(matches!(initial, Event::InitialResponse));
+        assert!(matches!(&records, Event::Records(r) if r.continuation.as_deref() == Some("1")));
+        assert!(starts_session(&initial, false));
+        assert!(
+            starts_session(&records, false),
+            "a server without initial-response"
+        );
+        assert!(!starts_session(&records, true));
+        let refused = decode(eventstream::exception("ResourceInUseException", "taken"));
+        assert!(read_event(&refused).is_err_and(|e| e.is("ResourceInUseException")));
     }
 
     #[test]
