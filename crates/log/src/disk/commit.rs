@@ -16,11 +16,19 @@
 //! fsync rate adapts to load with no timer. Registration happens under the partition lock, so
 //! a partition's requests are queued (and journaled) in offset order. Between commits the
 //! thread also runs the journal's checkpoints.
+//!
+//! When no commit has ended for [`IDLE_AFTER`] the thread is asleep, and waking it and being
+//! woken back cost a light-load append two thread hand-offs on top of its fdatasync; a strict
+//! append then commits the queue on its own thread ([`Committer::commit_queued`]). Either way a
+//! batch is taken from the queue only with the journal locked, so batches are journaled, and
+//! completed, in the order they were queued.
 
 use std::fs::File;
 use std::mem;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use parking_lot::{Condvar, Mutex};
@@ -60,14 +68,33 @@ struct Shared {
     wake: Condvar,
     /// Used by the committer thread only (and by `Drop` after it ended).
     journal: Mutex<Journal>,
+    /// When the last commit ended, in nanoseconds since `epoch`.
+    last_commit: AtomicU64,
+    epoch: Instant,
 }
 
+/// Commits this far apart mean the committer thread has gone to sleep, so waking it would
+/// cost more than committing on the appending thread.
+const IDLE_AFTER: Duration = Duration::from_millis(1);
+
 impl Shared {
+    fn committed(&self) {
+        let now = self.epoch.elapsed().as_nanos() as u64;
+        self.last_commit.store(now, Ordering::Relaxed);
+    }
+
+    fn idle(&self) -> bool {
+        let now = self.epoch.elapsed().as_nanos() as u64;
+        now.saturating_sub(self.last_commit.load(Ordering::Relaxed)) >= IDLE_AFTER.as_nanos() as u64
+    }
+
     fn new(journal: Journal) -> Arc<Shared> {
         Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             journal: Mutex::new(journal),
+            last_commit: AtomicU64::new(0),
+            epoch: Instant::now(),
         })
     }
 }
@@ -150,7 +177,22 @@ impl Committer {
             return;
         }
         queue.pending.push(request);
-        drop(queue);
+    }
+
+    /// Gets what is queued committed: on the calling thread when `inline` is set and no commit
+    /// is under way (a lone append then skips two thread hand-offs), else by the committer
+    /// thread. Called after [`Committer::register`], outside the partition's lock.
+    pub fn commit_queued(&self, inline: bool) {
+        if inline && self.thread.is_some() && self.shared.idle() {
+            if let Some(mut journal) = self.shared.journal.try_lock() {
+                let batch = mem::take(&mut self.shared.queue.lock().pending);
+                if !batch.is_empty() {
+                    commit(batch, &mut journal);
+                    self.shared.committed();
+                }
+                return;
+            }
+        }
         self.shared.wake.notify_one();
     }
 }
@@ -197,7 +239,7 @@ impl Drop for CloseOnExit<'_> {
 fn run(shared: &Shared, checkpoints: &Sender<Background>) {
     let _close = CloseOnExit(shared);
     loop {
-        let batch = {
+        {
             let mut queue = shared.queue.lock();
             if queue.pending.is_empty() && !queue.closed {
                 shared
@@ -207,11 +249,14 @@ fn run(shared: &Shared, checkpoints: &Sender<Background>) {
             if queue.pending.is_empty() && queue.closed {
                 return;
             }
-            mem::take(&mut queue.pending)
-        };
+        }
+        // Batches are taken with the journal locked, so an inline commit and this thread
+        // journal them in the order they were queued.
         let mut journal = shared.journal.lock();
+        let batch = mem::take(&mut shared.queue.lock().pending);
         if !batch.is_empty() {
             commit(batch, &mut journal);
+            shared.committed();
         }
         if journal.checkpoint_due() {
             if let Some(checkpoint) = journal.begin_checkpoint() {

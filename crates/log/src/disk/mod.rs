@@ -324,8 +324,12 @@ impl Storage for DiskStorage {
         now_ms: u64,
         payloads: &[&[u8]],
     ) -> Result<Appended, LogError> {
-        self.partition(id)?
-            .append(now_ms, payloads, &self.options, &self.committer)
+        let appended = self
+            .partition(id)?
+            .append(now_ms, payloads, &self.options, &self.committer);
+        self.committer
+            .commit_queued(self.options.durability == Durability::Strict);
+        appended
     }
 
     fn read(

@@ -85,6 +85,78 @@ fn strict_entries_are_invisible_until_fsynced() {
 }
 
 #[test]
+fn a_lone_strict_append_is_committed_before_append_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = DiskStorage::open(options(dir.path(), 1 << 20)).unwrap();
+    s.create_partition(1).unwrap();
+    for i in 0..3 {
+        // Longer than IDLE_AFTER: the committer thread has nothing to do and sleeps.
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        let a = s.append(1, 10 + i, &[b"x"]).unwrap();
+        // Committed on this thread: visible already, with no wait on the committer thread.
+        assert_eq!(s.bounds(1).unwrap().end, i + 1);
+        block_on(a.durable).unwrap();
+    }
+}
+
+#[test]
+fn commits_on_appending_threads_and_the_committer_keep_each_partition_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Arc::new(DiskStorage::open(options(dir.path(), 4 << 10)).unwrap());
+    for id in 1..=2 {
+        s.create_partition(id).unwrap();
+    }
+    // Pauses around IDLE_AFTER, so some appends commit inline and others queue behind a
+    // commit under way.
+    let writers: Vec<_> = (0..4u64)
+        .map(|w| {
+            let s = Arc::clone(&s);
+            std::thread::spawn(move || {
+                for i in 0..150u64 {
+                    let id = 1 + (w + i) % 2;
+                    let payload = format!("{w}:{i}");
+                    let a = s.append(id, 1_000 + i, &[payload.as_bytes()]).unwrap();
+                    block_on(a.durable).unwrap();
+                    std::thread::sleep(std::time::Duration::from_micros(
+                        (w * 350 + i * 97) % 1_600,
+                    ));
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    let check = |s: &DiskStorage| {
+        let mut total = 0;
+        for id in 1..=2 {
+            let entries = s.read(id, 0, 1_000, usize::MAX).unwrap();
+            assert!(entries
+                .iter()
+                .enumerate()
+                .all(|(n, e)| e.offset == n as u64));
+            // Each writer's own records keep their order within a partition.
+            for w in 0..4 {
+                let mine: Vec<u64> = entries
+                    .iter()
+                    .filter_map(|e| {
+                        let text = std::str::from_utf8(&e.payload).unwrap();
+                        let (who, i) = text.split_once(':').unwrap();
+                        (who == w.to_string()).then(|| i.parse().unwrap())
+                    })
+                    .collect();
+                assert!(mine.windows(2).all(|p| p[0] < p[1]), "writer {w}: {mine:?}");
+            }
+            total += entries.len();
+        }
+        assert_eq!(total, 600);
+    };
+    check(&s);
+    drop(Arc::into_inner(s).unwrap());
+    check(&DiskStorage::open(options(dir.path(), 4 << 10)).unwrap());
+}
+
+#[test]
 fn failed_fsync_fails_waiters_and_poisons_appends() {
     let dir = tempfile::tempdir().unwrap();
     let s =
