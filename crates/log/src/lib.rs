@@ -19,6 +19,7 @@ mod memory;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -65,7 +66,17 @@ pub struct Durable(DurableInner);
 
 enum DurableInner {
     Ready(Option<Result<(), LogError>>),
-    Waiting(tokio::sync::oneshot::Receiver<Result<(), LogError>>),
+    Waiting {
+        rx: tokio::sync::oneshot::Receiver<Result<(), LogError>>,
+        /// Not yet told to commit: done at the first poll, or at drop if never polled.
+        commit: Option<Arc<dyn StartCommit>>,
+    },
+}
+
+/// Gets queued appends committed. `inline`: the calling thread may do it itself (it is about
+/// to wait for the result anyway).
+pub(crate) trait StartCommit: Send + Sync {
+    fn start_commit(&self, inline: bool);
 }
 
 impl Durable {
@@ -73,8 +84,17 @@ impl Durable {
         Durable(DurableInner::Ready(Some(Ok(()))))
     }
 
-    pub fn waiting(rx: tokio::sync::oneshot::Receiver<Result<(), LogError>>) -> Self {
-        Durable(DurableInner::Waiting(rx))
+    /// Resolves with what `rx` receives; the commit that sends it is started through
+    /// `commit` when this is first polled, so every append a caller makes before it waits
+    /// (one per shard for a PutRecords) shares one commit.
+    pub(crate) fn waiting(
+        rx: tokio::sync::oneshot::Receiver<Result<(), LogError>>,
+        commit: Arc<dyn StartCommit>,
+    ) -> Self {
+        Durable(DurableInner::Waiting {
+            rx,
+            commit: Some(commit),
+        })
     }
 }
 
@@ -84,9 +104,26 @@ impl Future for Durable {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match &mut self.0 {
             DurableInner::Ready(result) => Poll::Ready(result.take().unwrap_or(Ok(()))),
-            DurableInner::Waiting(rx) => Pin::new(rx)
-                .poll(cx)
-                .map(|r| r.unwrap_or(Err(LogError::Closed))),
+            DurableInner::Waiting { rx, commit } => {
+                if let Some(commit) = commit.take() {
+                    commit.start_commit(true);
+                }
+                Pin::new(rx)
+                    .poll(cx)
+                    .map(|r| r.unwrap_or(Err(LogError::Closed)))
+            }
+        }
+    }
+}
+
+impl Drop for Durable {
+    fn drop(&mut self) {
+        if let DurableInner::Waiting {
+            commit: Some(commit),
+            ..
+        } = &mut self.0
+        {
+            commit.start_commit(false);
         }
     }
 }

@@ -17,11 +17,13 @@
 //! a partition's requests are queued (and journaled) in offset order. Between commits the
 //! thread also runs the journal's checkpoints.
 //!
-//! When no commit has ended for [`IDLE_AFTER`] the thread is asleep, and waking it and being
-//! woken back cost a light-load append two thread hand-offs on top of its fdatasync; a strict
-//! append then commits the queue on its own thread ([`Committer::commit_queued`]). Either way a
-//! batch is taken from the queue only with the journal locked, so batches are journaled, and
-//! completed, in the order they were queued.
+//! A strict append's commit starts when its caller first waits on the append's
+//! [`Durable`](crate::Durable) (so a PutRecords queues every shard's append first and they share
+//! one commit). When no commit has ended for [`IDLE_AFTER`] the thread is asleep, and waking it
+//! and being woken back would cost a light-load append two thread hand-offs on top of its
+//! fdatasync: the waiting thread then commits the queue itself. Either way a batch is taken
+//! from the queue only with the journal locked, so batches are journaled, and completed, in
+//! the order they were queued.
 
 use std::fs::File;
 use std::mem;
@@ -38,7 +40,7 @@ use std::sync::mpsc::Sender;
 
 use super::journal::{self, Background, Frame, Journal};
 use super::partition::Partition;
-use crate::LogError;
+use crate::{LogError, StartCommit};
 
 /// Something to make durable.
 pub(super) struct CommitRequest {
@@ -71,6 +73,8 @@ struct Shared {
     /// When the last commit ended, in nanoseconds since `epoch`.
     last_commit: AtomicU64,
     epoch: Instant,
+    /// Whether a committer thread runs (a manual committer's tests commit when they choose).
+    threaded: bool,
 }
 
 /// Commits this far apart mean the committer thread has gone to sleep, so waking it would
@@ -88,13 +92,14 @@ impl Shared {
         now.saturating_sub(self.last_commit.load(Ordering::Relaxed)) >= IDLE_AFTER.as_nanos() as u64
     }
 
-    fn new(journal: Journal) -> Arc<Shared> {
+    fn new(journal: Journal, threaded: bool) -> Arc<Shared> {
         Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Condvar::new(),
             journal: Mutex::new(journal),
             last_commit: AtomicU64::new(0),
             epoch: Instant::now(),
+            threaded,
         })
     }
 }
@@ -110,7 +115,7 @@ pub(super) struct Committer {
 
 impl Committer {
     pub fn start(journal: Journal) -> Result<Committer, LogError> {
-        let shared = Shared::new(journal);
+        let shared = Shared::new(journal, true);
         let (background, queue) = std::sync::mpsc::channel();
         let checkpointer = std::thread::Builder::new()
             .name("shardline-log-checkpoint".into())
@@ -132,7 +137,7 @@ impl Committer {
     #[cfg(test)]
     pub fn manual(journal: Journal) -> Committer {
         Committer {
-            shared: Shared::new(journal),
+            shared: Shared::new(journal, false),
             thread: None,
             checkpointer: None,
             background: None,
@@ -179,21 +184,33 @@ impl Committer {
         queue.pending.push(request);
     }
 
-    /// Gets what is queued committed: on the calling thread when `inline` is set and no commit
-    /// is under way (a lone append then skips two thread hand-offs), else by the committer
-    /// thread. Called after [`Committer::register`], outside the partition's lock.
-    pub fn commit_queued(&self, inline: bool) {
-        if inline && self.thread.is_some() && self.shared.idle() {
-            if let Some(mut journal) = self.shared.journal.try_lock() {
-                let batch = mem::take(&mut self.shared.queue.lock().pending);
+    /// Gets what is queued committed by the committer thread (relaxed appends, which do not wait).
+    pub fn wake(&self) {
+        self.shared.wake.notify_one();
+    }
+
+    /// What a strict append's [`Durable`](crate::Durable) starts its commit through.
+    pub fn starter(&self) -> Arc<dyn StartCommit> {
+        self.shared.clone()
+    }
+}
+
+impl StartCommit for Shared {
+    /// Commits the queue on the calling thread when `inline` is allowed and no commit ended
+    /// for [`IDLE_AFTER`] (a lone append then skips two thread hand-offs), else wakes the
+    /// committer thread.
+    fn start_commit(&self, inline: bool) {
+        if inline && self.threaded && self.idle() {
+            if let Some(mut journal) = self.journal.try_lock() {
+                let batch = mem::take(&mut self.queue.lock().pending);
                 if !batch.is_empty() {
                     commit(batch, &mut journal);
-                    self.shared.committed();
+                    self.committed();
                 }
                 return;
             }
         }
-        self.shared.wake.notify_one();
+        self.wake.notify_one();
     }
 }
 

@@ -308,7 +308,7 @@ impl Partition {
         let (waiter, durable) = match options.durability {
             Durability::Strict => {
                 let (tx, rx) = oneshot::channel();
-                (Some(tx), Durable::waiting(rx))
+                (Some(tx), Durable::waiting(rx, committer.starter()))
             }
             Durability::Relaxed => {
                 self.advance_visible(&mut st, end, timestamp_ms);

@@ -84,18 +84,43 @@ fn strict_entries_are_invisible_until_fsynced() {
     assert_eq!(s.offset_at_time(1, 50).unwrap(), 3);
 }
 
+/// Polls once, with a waker that does nothing.
+fn poll_once<F: std::future::Future + Unpin>(f: &mut F) -> std::task::Poll<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::Pin::new(f).poll(&mut cx)
+}
+
 #[test]
-fn a_lone_strict_append_is_committed_before_append_returns() {
+fn an_idle_server_commits_on_the_thread_that_waits() {
     let dir = tempfile::tempdir().unwrap();
     let s = DiskStorage::open(options(dir.path(), 1 << 20)).unwrap();
     s.create_partition(1).unwrap();
+    s.create_partition(2).unwrap();
     for i in 0..3 {
         // Longer than IDLE_AFTER: the committer thread has nothing to do and sleeps.
         std::thread::sleep(std::time::Duration::from_millis(3));
-        let a = s.append(1, 10 + i, &[b"x"]).unwrap();
-        // Committed on this thread: visible already, with no wait on the committer thread.
-        assert_eq!(s.bounds(1).unwrap().end, i + 1);
-        block_on(a.durable).unwrap();
+        let mut a = s.append(1, 10 + i, &[b"x"]).unwrap().durable;
+        let mut b = s.append(2, 10 + i, &[b"y"]).unwrap().durable;
+        // Queued, not started: a caller's appends (one per shard) wait for one commit.
+        assert_eq!(s.bounds(1).unwrap().end, i);
+        // The first wait commits both on this thread, without the committer thread.
+        assert!(matches!(poll_once(&mut a), std::task::Poll::Ready(Ok(()))));
+        assert!(matches!(poll_once(&mut b), std::task::Poll::Ready(Ok(()))));
+        assert_eq!(s.bounds(2).unwrap().end, i + 1);
+    }
+}
+
+#[test]
+fn an_append_nobody_waits_for_is_committed_anyway() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = DiskStorage::open(options(dir.path(), 1 << 20)).unwrap();
+    s.create_partition(1).unwrap();
+    drop(s.append(1, 10, &[b"x"]).unwrap());
+    // Well inside the committer thread's own wake-up interval (CHECKPOINT_INTERVAL).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while s.bounds(1).unwrap().end == 0 {
+        assert!(std::time::Instant::now() < deadline, "never committed");
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
