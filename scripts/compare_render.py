@@ -181,7 +181,7 @@ def render_md(data: dict) -> str:
     w("# memory: on a fresh server, repeat until 1,000,000 records are in (or the time budget runs out):")
     w("shardline bench put --stream rss --create --shards 4 --api putrecords --batch 500 --record-size 100 --records 10000 --measure-client 0s --json --endpoint <endpoint>")
     w("# then VmRSS of the server process from /proc/<pid>/status; shardline-durable goes on to 10,000,000 with")
-    w("shardline bench put --stream rss --shards 4 --api putrecords --batch 500 --record-size 100 --records 100000 --measure-client 0s --json --endpoint <endpoint>")
+    w("shardline bench put --stream rss --create --shards 4 --api putrecords --batch 500 --record-size 100 --records 100000 --measure-client 0s --json --endpoint <endpoint>")
     w("```")
     w("")
 

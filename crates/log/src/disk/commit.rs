@@ -92,6 +92,16 @@ impl Shared {
         now.saturating_sub(self.last_commit.load(Ordering::Relaxed)) >= IDLE_AFTER.as_nanos() as u64
     }
 
+    /// Commits everything queued; the caller holds the journal, so batches are taken (and
+    /// journaled, and completed) in queue order whichever thread commits them.
+    fn commit_queue(&self, journal: &mut Journal) {
+        let batch = mem::take(&mut self.queue.lock().pending);
+        if !batch.is_empty() {
+            commit(batch, journal);
+            self.committed();
+        }
+    }
+
     fn new(journal: Journal, threaded: bool) -> Arc<Shared> {
         Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
@@ -147,8 +157,7 @@ impl Committer {
     /// Commits everything pending on the calling thread (for [`Committer::manual`]).
     #[cfg(test)]
     pub fn run_pending(&self) {
-        let batch = mem::take(&mut self.shared.queue.lock().pending);
-        commit(batch, &mut self.shared.journal.lock());
+        self.shared.commit_queue(&mut self.shared.journal.lock());
     }
 
     /// Runs a checkpoint now (see `journal.rs`).
@@ -202,11 +211,7 @@ impl StartCommit for Shared {
     fn start_commit(&self, inline: bool) {
         if inline && self.threaded && self.idle() {
             if let Some(mut journal) = self.journal.try_lock() {
-                let batch = mem::take(&mut self.queue.lock().pending);
-                if !batch.is_empty() {
-                    commit(batch, &mut journal);
-                    self.committed();
-                }
+                self.commit_queue(&mut journal);
                 return;
             }
         }
@@ -267,14 +272,8 @@ fn run(shared: &Shared, checkpoints: &Sender<Background>) {
                 return;
             }
         }
-        // Batches are taken with the journal locked, so an inline commit and this thread
-        // journal them in the order they were queued.
         let mut journal = shared.journal.lock();
-        let batch = mem::take(&mut shared.queue.lock().pending);
-        if !batch.is_empty() {
-            commit(batch, &mut journal);
-            shared.committed();
-        }
+        shared.commit_queue(&mut journal);
         if journal.checkpoint_due() {
             if let Some(checkpoint) = journal.begin_checkpoint() {
                 if let Err(unsent) = checkpoints.send(Background::Checkpoint(checkpoint)) {

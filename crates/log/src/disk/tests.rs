@@ -131,8 +131,8 @@ fn commits_on_appending_threads_and_the_committer_keep_each_partition_in_order()
     for id in 1..=2 {
         s.create_partition(id).unwrap();
     }
-    // Pauses around IDLE_AFTER, so some appends commit inline and others queue behind a
-    // commit under way.
+    // Pauses around IDLE_AFTER, so that appends are likely to commit both ways: on the
+    // waiting thread, and queued behind a commit under way.
     let writers: Vec<_> = (0..4u64)
         .map(|w| {
             let s = Arc::clone(&s);
