@@ -7,7 +7,7 @@ import re
 import urllib.request
 from collections import Counter
 
-from conftest import create_stream
+from conftest import ACCOUNT, create_stream
 
 LINE = re.compile(r'^([A-Za-z_:][A-Za-z0-9_:]*)(?:\{([^}]*)\})?\s+(\S+)$')
 
@@ -29,6 +29,9 @@ def scrape(endpoint: str) -> list[tuple[str, dict[str, str], float]]:
 
 
 def value(samples, name: str, **labels) -> float | None:
+    """The sample of `name` with exactly these labels (a stream's series also carry the default account's id)."""
+    if "StreamName" in labels:
+        labels.setdefault("AccountId", ACCOUNT)
     for n, l, v in samples:
         if n == name and l == labels:
             return v

@@ -70,8 +70,13 @@ impl Engine {
             let shard = s.meta.shards[routed.shard_pos].clone();
             let size = (partition_key.len() + data.len()) as u64;
             if !s.admit_write(routed.shard_pos, size, Instant::now()) {
-                observe::write_exceeded(&n.name, &shard.id(), 1, enhanced);
-                observe::put_record(&n.name, size, started.elapsed(), false);
+                observe::write_exceeded(observe::of(&n.account, &n.name), &shard.id(), 1, enhanced);
+                observe::put_record(
+                    observe::of(&n.account, &n.name),
+                    size,
+                    started.elapsed(),
+                    false,
+                );
                 return Err(ApiError::new(
                     ErrorCode::ProvisionedThroughputExceeded,
                     rate_exceeded(&shard, &n.name, &n.account),
@@ -92,8 +97,19 @@ impl Engine {
         } = appended;
         durable.await?;
         let size = (partition_key.len() + data.len()) as u64;
-        observe::incoming(&n.name, &shard.id(), 1, size, enhanced);
-        observe::put_record(&n.name, size, started.elapsed(), true);
+        observe::incoming(
+            observe::of(&n.account, &n.name),
+            &shard.id(),
+            1,
+            size,
+            enhanced,
+        );
+        observe::put_record(
+            observe::of(&n.account, &n.name),
+            size,
+            started.elapsed(),
+            true,
+        );
         Ok(PutRecordOutput {
             shard_id: shard.id(),
             sequence_number: shard.sequence_number(first_offset, timestamp_ms),
@@ -162,7 +178,12 @@ impl Engine {
                     by_shard[r.shard_pos].push(i);
                 } else {
                     let shard = &s.meta.shards[r.shard_pos];
-                    observe::write_exceeded(&n.name, &shard.id(), 1, enhanced);
+                    observe::write_exceeded(
+                        observe::of(&n.account, &n.name),
+                        &shard.id(),
+                        1,
+                        enhanced,
+                    );
                     throttled.push((i, rate_exceeded(shard, &n.name, &n.account)));
                 }
             }
@@ -207,7 +228,13 @@ impl Engine {
                     let bytes: u64 = members.iter().map(|&i| size(i)).sum();
                     accepted_bytes += bytes;
                     let shard_id = shard.id();
-                    observe::incoming(&n.name, &shard_id, members.len() as u64, bytes, enhanced);
+                    observe::incoming(
+                        observe::of(&n.account, &n.name),
+                        &shard_id,
+                        members.len() as u64,
+                        bytes,
+                        enhanced,
+                    );
                     let shard_text = shard.id_text();
                     let mut numbers = seqnum::Formatter::default();
                     for (k, &i) in members.iter().enumerate() {
@@ -227,7 +254,7 @@ impl Engine {
             }
         }
         observe::put_records(
-            &n.name,
+            observe::of(&n.account, &n.name),
             entries.len() as u64,
             entries.len() as u64 - failed as u64,
             throttled_count,
@@ -509,7 +536,7 @@ impl Engine {
                 .clone();
             let enhanced = observe::Enhanced::of(&s.meta.shard_level_metrics);
             if !s.limiter(it.shard_index as usize).admit_read() {
-                observe::read_exceeded(&it.stream, &shard.id(), enhanced);
+                observe::read_exceeded(observe::of(&it.account, &it.stream), &shard.id(), enhanced);
                 return Err(ApiError::new(
                     ErrorCode::ProvisionedThroughputExceeded,
                     rate_exceeded(&shard, &it.stream, &it.account),
@@ -547,7 +574,7 @@ impl Engine {
             .map(|r| r.data.len() + r.partition_key.len())
             .sum();
         observe::get_records(
-            &it.stream,
+            observe::of(&it.account, &it.stream),
             &shard.id(),
             records.len() as u64,
             data_bytes as u64,

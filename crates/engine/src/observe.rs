@@ -1,7 +1,9 @@
 //! Metrics under the names of CloudWatch's Kinesis metrics, recorded through the `metrics`
-//! facade (the server exports them for Prometheus). Stream-level series carry a `StreamName`
-//! label; shard-level series, recorded only for the metric names a stream enabled with
-//! EnableEnhancedMonitoring, carry `StreamName` and `ShardId`, as CloudWatch's dimensions do.
+//! facade (the server exports them for Prometheus). Stream-level series carry `StreamName` and
+//! `AccountId` labels; shard-level series, recorded only for the metric names a stream enabled
+//! with EnableEnhancedMonitoring, carry `ShardId` too, as CloudWatch's dimensions do (the
+//! account is CloudWatch's implicit dimension; here it keeps each account's series apart, so
+//! `/metrics` can show an account only its own).
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -15,8 +17,12 @@ use parking_lot::RwLock;
 /// (~5% of the server's CPU). Handles are made on first use, which is always a request, so
 /// after the server installed its recorder. Per-shard series (opt-in) are not cached.
 struct Handles<T> {
-    by_stream: RwLock<HashMap<String, HashMap<&'static str, T>>>,
+    /// By account, then stream name, then metric name.
+    by_stream: RwLock<HashMap<String, ByStream<T>>>,
 }
+
+/// One account's handles: by stream name, then metric name.
+type ByStream<T> = HashMap<String, HashMap<&'static str, T>>;
 
 impl<T> Handles<T> {
     fn new() -> Self {
@@ -27,38 +33,58 @@ impl<T> Handles<T> {
 
     fn with(
         &self,
-        stream: &str,
+        stream: Of<'_>,
         name: &'static str,
-        make: impl FnOnce(&'static str, [(&'static str, String); 1]) -> T,
+        make: impl FnOnce(&'static str, [(&'static str, String); 2]) -> T,
         f: impl FnOnce(&T),
     ) {
-        if let Some(h) = self.by_stream.read().get(stream).and_then(|m| m.get(name)) {
+        if let Some(h) = self
+            .by_stream
+            .read()
+            .get(stream.account)
+            .and_then(|m| m.get(stream.name))
+            .and_then(|m| m.get(name))
+        {
             f(h);
             return;
         }
         let mut all = self.by_stream.write();
         let h = all
-            .entry(stream.to_string())
+            .entry(stream.account.to_string())
+            .or_default()
+            .entry(stream.name.to_string())
             .or_default()
             .entry(name)
-            .or_insert_with(|| make(name, stream_label(stream)));
+            .or_insert_with(|| make(name, stream_labels(stream)));
         f(h);
     }
+}
+
+/// The stream a metric is about: its account and name.
+#[derive(Clone, Copy)]
+pub struct Of<'a> {
+    pub account: &'a str,
+    pub name: &'a str,
+}
+
+/// The series of the stream `name` of `account`.
+pub fn of<'a>(account: &'a str, name: &'a str) -> Of<'a> {
+    Of { account, name }
 }
 
 static COUNTERS: LazyLock<Handles<Counter>> = LazyLock::new(Handles::new);
 static GAUGES: LazyLock<Handles<Gauge>> = LazyLock::new(Handles::new);
 static HISTOGRAMS: LazyLock<Handles<Histogram>> = LazyLock::new(Handles::new);
 
-fn count(stream: &str, name: &'static str, n: u64) {
+fn count(stream: Of<'_>, name: &'static str, n: u64) {
     COUNTERS.with(stream, name, |k, l| counter!(k, &l), |c| c.increment(n));
 }
 
-fn set(stream: &str, name: &'static str, v: f64) {
+fn set(stream: Of<'_>, name: &'static str, v: f64) {
     GAUGES.with(stream, name, |k, l| gauge!(k, &l), |g| g.set(v));
 }
 
-fn record(stream: &str, name: &'static str, v: f64) {
+fn record(stream: Of<'_>, name: &'static str, v: f64) {
     HISTOGRAMS.with(stream, name, |k, l| histogram!(k, &l), |h| h.record(v));
 }
 
@@ -89,19 +115,23 @@ impl Enhanced {
     }
 }
 
-fn stream_label(stream: &str) -> [(&'static str, String); 1] {
-    [("StreamName", stream.to_string())]
+fn stream_labels(stream: Of<'_>) -> [(&'static str, String); 2] {
+    [
+        ("StreamName", stream.name.to_string()),
+        ("AccountId", stream.account.to_string()),
+    ]
 }
 
-fn shard_labels(stream: &str, shard: &str) -> [(&'static str, String); 2] {
+fn shard_labels(stream: Of<'_>, shard: &str) -> [(&'static str, String); 3] {
     [
-        ("StreamName", stream.to_string()),
+        ("StreamName", stream.name.to_string()),
+        ("AccountId", stream.account.to_string()),
         ("ShardId", shard.to_string()),
     ]
 }
 
 /// Records accepted into a shard.
-pub fn incoming(stream: &str, shard: &str, records: u64, bytes: u64, enhanced: Enhanced) {
+pub fn incoming(stream: Of<'_>, shard: &str, records: u64, bytes: u64, enhanced: Enhanced) {
     count(stream, "IncomingRecords", records);
     count(stream, "IncomingBytes", bytes);
     if enhanced.incoming_records {
@@ -113,7 +143,7 @@ pub fn incoming(stream: &str, shard: &str, records: u64, bytes: u64, enhanced: E
 }
 
 /// Writes refused by a shard's throughput limit.
-pub fn write_exceeded(stream: &str, shard: &str, records: u64, enhanced: Enhanced) {
+pub fn write_exceeded(stream: Of<'_>, shard: &str, records: u64, enhanced: Enhanced) {
     count(stream, "WriteProvisionedThroughputExceeded", records);
     if enhanced.write_exceeded {
         counter!(
@@ -125,7 +155,7 @@ pub fn write_exceeded(stream: &str, shard: &str, records: u64, enhanced: Enhance
 }
 
 /// Reads refused by a shard's throughput limit.
-pub fn read_exceeded(stream: &str, shard: &str, enhanced: Enhanced) {
+pub fn read_exceeded(stream: Of<'_>, shard: &str, enhanced: Enhanced) {
     count(stream, "ReadProvisionedThroughputExceeded", 1);
     if enhanced.read_exceeded {
         counter!(
@@ -136,7 +166,7 @@ pub fn read_exceeded(stream: &str, shard: &str, enhanced: Enhanced) {
     }
 }
 
-pub fn put_record(stream: &str, bytes: u64, latency: Duration, success: bool) {
+pub fn put_record(stream: Of<'_>, bytes: u64, latency: Duration, success: bool) {
     count(stream, "PutRecord.Success", u64::from(success));
     if success {
         count(stream, "PutRecord.Bytes", bytes);
@@ -145,7 +175,7 @@ pub fn put_record(stream: &str, bytes: u64, latency: Duration, success: bool) {
 }
 
 pub fn put_records(
-    stream: &str,
+    stream: Of<'_>,
     total: u64,
     successful: u64,
     throttled: u64,
@@ -168,7 +198,7 @@ pub fn put_records(
 /// A GetRecords call that returned `records` of `bytes`, `age_ms` behind the tip.
 #[allow(clippy::too_many_arguments)]
 pub fn get_records(
-    stream: &str,
+    stream: Of<'_>,
     shard: &str,
     records: u64,
     bytes: u64,
@@ -186,7 +216,7 @@ pub fn get_records(
 
 /// A SubscribeToShard event pushed to a consumer.
 pub fn subscribe_event(
-    stream: &str,
+    stream: Of<'_>,
     shard: &str,
     records: u64,
     bytes: u64,
@@ -204,7 +234,7 @@ pub fn subscribe_event(
     outgoing(stream, shard, records, bytes, behind_ms, enhanced);
 }
 
-pub fn subscribe(stream: &str, success: bool, rate_exceeded: bool) {
+pub fn subscribe(stream: Of<'_>, success: bool, rate_exceeded: bool) {
     count(stream, "SubscribeToShard.Success", u64::from(success));
     count(
         stream,
@@ -213,7 +243,14 @@ pub fn subscribe(stream: &str, success: bool, rate_exceeded: bool) {
     );
 }
 
-fn outgoing(stream: &str, shard: &str, records: u64, bytes: u64, age_ms: i64, enhanced: Enhanced) {
+fn outgoing(
+    stream: Of<'_>,
+    shard: &str,
+    records: u64,
+    bytes: u64,
+    age_ms: i64,
+    enhanced: Enhanced,
+) {
     if enhanced.outgoing_records {
         counter!("OutgoingRecords", &shard_labels(stream, shard)).increment(records);
     }

@@ -187,7 +187,7 @@ impl Engine {
                 },
             );
         }
-        observe::subscribe(&n.name, true, false);
+        observe::subscribe(observe::of(&n.account, &n.name), true, false);
         Ok(Subscription {
             registry,
             key,
@@ -258,7 +258,7 @@ impl Engine {
             .map(|r| r.data.len() + r.partition_key.len())
             .sum();
         observe::subscribe_event(
-            &sub.stream.name,
+            observe::of(&sub.stream.account, &sub.stream.name),
             &shard.id(),
             records.len() as u64,
             bytes as u64,

@@ -6,12 +6,10 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use futures_util::FutureExt;
-use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, DATE};
+use http::header::{HeaderValue, CONTENT_TYPE, DATE};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -23,23 +21,25 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::dispatch::Reply;
-use crate::{admin, auth, dispatch, faults, subscribe, Shared};
+use crate::response::{body_response, error, xml_error, Body};
+use crate::{admin, auth, dispatch, faults, subscribe, Shared, SLOW_CLIENT_TIMEOUT};
 
-/// Response bodies: whole (most calls) or streamed (SubscribeToShard).
-pub type Body = UnsyncBoxBody<Bytes, Infallible>;
-
-pub fn full(bytes: impl Into<Bytes>) -> Body {
-    Full::new(bytes.into()).boxed_unsync()
-}
-
-/// A socket to accept on, with TLS or without.
+/// A socket to accept on, with TLS or without, and what it serves.
 pub struct Listener {
     pub tcp: TcpListener,
     pub tls: Option<TlsAcceptor>,
+    pub role: Role,
 }
 
-/// How long a client may take to send its request headers, or its whole body.
-const SLOW_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
+/// What a listener serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// The Kinesis API and shardline's own endpoints.
+    Api,
+    /// Only `GET /metrics` (every account's series, unauthenticated) and the health check: the
+    /// listener a server that authenticates, or faces the network, keeps on loopback.
+    Metrics,
+}
 
 /// How long a client may take to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -117,10 +117,11 @@ async fn accept_loop(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let tls = listener.tls.clone();
+        let role = listener.role;
         tokio::spawn(async move {
             let service = service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(handle(&shared, req).await) }
+                async move { Ok::<_, Infallible>(handle(&shared, role, req).await) }
             });
             let result = match tls {
                 None => {
@@ -153,10 +154,13 @@ async fn accept_loop(
     }
 }
 
-async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+async fn handle(shared: &Arc<Shared>, role: Role, req: Request<Incoming>) -> Response<Body> {
     let request_id = uuid::Uuid::new_v4().to_string();
     // A bug must cost one request a 500, never the connection or the server.
-    let mut response = match AssertUnwindSafe(route(shared, req)).catch_unwind().await {
+    let mut response = match AssertUnwindSafe(route(shared, role, req))
+        .catch_unwind()
+        .await
+    {
         Ok(r) => r,
         Err(_) => {
             tracing::error!(request_id, "request handler panicked");
@@ -173,7 +177,10 @@ async fn handle(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> 
     response
 }
 
-async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
+async fn route(shared: &Arc<Shared>, role: Role, req: Request<Incoming>) -> Response<Body> {
+    if role == Role::Metrics {
+        return admin::metrics_listener(shared, &req);
+    }
     let target = req
         .headers()
         .get("x-amz-target")
@@ -183,7 +190,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         return admin::handle(shared, req).await;
     }
     if target.is_none() && req.method() == Method::GET && req.uri().path() == "/metrics" {
-        return admin::metrics(shared);
+        return admin::metrics(shared, req).await;
     }
     if req.method() != Method::POST {
         return xml_error(
@@ -278,40 +285,4 @@ async fn route(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body> {
         Ok(Reply::Subscription(sub)) => subscribe::respond(shared, sub),
         Err(e) => error(codec, &e),
     }
-}
-
-fn body_response(codec: Codec, status: StatusCode, body: Vec<u8>) -> Response<Body> {
-    let mut r = Response::new(full(body));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static(codec.content_type()));
-    r
-}
-
-pub fn error(codec: Codec, err: &ApiError) -> Response<Body> {
-    let status = StatusCode::from_u16(err.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut r = body_response(codec, status, codec.encode_error(err));
-    r.headers_mut().insert(
-        "x-amzn-ErrorType",
-        HeaderValue::from_static(err.code.type_name()),
-    );
-    r
-}
-
-fn xml_error(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut r = Response::new(full(Bytes::from_static(body.as_bytes())));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-    r
-}
-
-pub fn text(status: StatusCode, body: String) -> Response<Body> {
-    let mut r = Response::new(full(body));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    r
 }

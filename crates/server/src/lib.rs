@@ -9,6 +9,7 @@ pub mod auth;
 mod dispatch;
 pub mod faults;
 mod http;
+mod response;
 mod subscribe;
 pub mod tls;
 
@@ -35,6 +36,22 @@ pub struct ServerConfig {
     pub subscription_heartbeat: Duration,
     /// Fault-injection rules in force at start.
     pub faults: Vec<faults::FaultSpec>,
+    /// Who may read `GET /metrics` on the API listeners.
+    pub metrics_access: MetricsAccess,
+}
+
+/// Who may read `GET /metrics` on an API listener (a [`Role::Metrics`] listener always serves
+/// every account's metrics to anyone who reaches it, which is why it binds loopback).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MetricsAccess {
+    /// Anyone, every account's series: a loopback server without authentication.
+    Open,
+    /// Signed requests only: an account's key reads that account's series, an administrator
+    /// key all of them (the server authenticates).
+    Signed,
+    /// Not on this listener; they are served at this address instead (a server on the network
+    /// without authentication).
+    Elsewhere(std::net::SocketAddr),
 }
 
 impl Default for ServerConfig {
@@ -47,9 +64,13 @@ impl Default for ServerConfig {
             subscription_lifetime: Duration::from_secs(300),
             subscription_heartbeat: Duration::from_secs(1),
             faults: Vec::new(),
+            metrics_access: MetricsAccess::Open,
         }
     }
 }
+
+/// How long a client may take to send its request headers, or its whole body.
+pub(crate) const SLOW_CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub(crate) struct Shared {
     pub engine: Arc<Engine>,
@@ -61,7 +82,7 @@ pub(crate) struct Shared {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
-pub use http::Listener;
+pub use http::{Listener, Role};
 
 /// Serves on every listener until `shutdown` resolves, then lets requests in flight finish
 /// (for a few seconds).

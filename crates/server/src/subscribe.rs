@@ -17,7 +17,7 @@ use shardline_wire::{eventstream, ApiError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::http::Body;
+use crate::response::Body;
 use crate::Shared;
 
 /// Events buffered ahead of a slow client before the session waits for it.

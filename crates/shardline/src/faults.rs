@@ -1,12 +1,19 @@
 //! `shardline faults …`: list, add, remove and clear fault-injection rules on a running
 //! server, through its admin endpoint (`/_shardline/faults`).
+//!
+//! Requests are signed (SigV4, service `kinesis`) when credentials are found: the flags, else
+//! `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`(/`AWS_SESSION_TOKEN`), else the profile
+//! (`--profile`, `AWS_PROFILE`, or `default`) of `~/.aws/credentials` or `~/.aws/config`. A
+//! server started with `--auth sigv4` accepts them only from a key marked `admin = true`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::Duration;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+use shardline_server::auth::{RequestParts, Signer};
 use shardline_server::faults::FaultSpec;
 
 #[derive(Args, Debug)]
@@ -19,6 +26,8 @@ pub struct FaultsArgs {
         global = true
     )]
     endpoint: String,
+    #[command(flatten)]
+    credentials: CredentialArgs,
     #[command(subcommand)]
     command: FaultsCommand,
 }
@@ -60,6 +69,109 @@ enum FaultsCommand {
     Clear,
 }
 
+/// Where `shardline faults` finds the key to sign with.
+#[derive(Args, Debug)]
+struct CredentialArgs {
+    /// Access key to sign with (a key marked admin when the server authenticates)
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", global = true, hide_env_values = true)]
+    access_key_id: Option<String>,
+    /// Its secret
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    secret_access_key: Option<String>,
+    /// Session token, for temporary keys
+    #[arg(long, env = "AWS_SESSION_TOKEN", global = true, hide_env_values = true)]
+    session_token: Option<String>,
+    /// Profile of ~/.aws/credentials or ~/.aws/config to take the key from
+    #[arg(long, env = "AWS_PROFILE", global = true)]
+    profile: Option<String>,
+    /// Region of the signature's scope
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1", global = true)]
+    region: String,
+}
+
+/// A key to sign with.
+struct Key {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: Option<String>,
+}
+
+impl CredentialArgs {
+    /// The flags or environment, else the profile; `None` when neither has a key.
+    fn resolve(&self) -> anyhow::Result<Option<Key>> {
+        if let (Some(id), Some(secret)) = (&self.access_key_id, &self.secret_access_key) {
+            return Ok(Some(Key {
+                access_key_id: id.clone(),
+                secret_access_key: secret.clone(),
+                session_token: self.session_token.clone(),
+            }));
+        }
+        let profile = self.profile.as_deref().unwrap_or("default");
+        let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+            return Ok(None);
+        };
+        let files = [
+            std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
+                .map_or_else(|| home.join(".aws/credentials"), PathBuf::from),
+            std::env::var_os("AWS_CONFIG_FILE")
+                .map_or_else(|| home.join(".aws/config"), PathBuf::from),
+        ];
+        for (i, path) in files.iter().enumerate() {
+            let Ok(text) = std::fs::read_to_string(path) else {
+                continue;
+            };
+            // ~/.aws/config names profiles `[profile x]`, except `[default]`.
+            let section = if i == 1 && profile != "default" {
+                format!("profile {profile}")
+            } else {
+                profile.to_string()
+            };
+            let values = profile_section(&text, &section);
+            let get = |k: &str| values.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            if let (Some(id), Some(secret)) =
+                (get("aws_access_key_id"), get("aws_secret_access_key"))
+            {
+                return Ok(Some(Key {
+                    access_key_id: id,
+                    secret_access_key: secret,
+                    session_token: get("aws_session_token"),
+                }));
+            }
+        }
+        if self.profile.is_some() {
+            bail!("profile {profile} has no aws_access_key_id and aws_secret_access_key");
+        }
+        Ok(None)
+    }
+}
+
+/// The `key = value` pairs of one `[section]` of an AWS shared config or credentials file.
+fn profile_section(text: &str, section: &str) -> Vec<(String, String)> {
+    let mut inside = false;
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            inside = name.trim() == section;
+            continue;
+        }
+        if inside {
+            if let Some((k, v)) = line.split_once('=') {
+                out.push((k.trim().to_string(), v.trim().to_string()));
+            }
+        }
+    }
+    out
+}
+
 pub fn run(args: FaultsArgs) -> anyhow::Result<()> {
     let (method, path, body) = match args.command {
         FaultsCommand::List => ("GET", "/_shardline/faults".to_string(), String::new()),
@@ -97,7 +209,15 @@ pub fn run(args: FaultsArgs) -> anyhow::Result<()> {
         }
         FaultsCommand::Clear => ("DELETE", "/_shardline/faults".to_string(), String::new()),
     };
-    let (status, text) = request(&args.endpoint, method, &path, &body)?;
+    let key = args.credentials.resolve()?;
+    let (status, text) = request(
+        &args.endpoint,
+        method,
+        &path,
+        &body,
+        key.as_ref(),
+        &args.credentials.region,
+    )?;
     print!("{text}");
     if !(200..300).contains(&status) {
         bail!("the server answered {status}");
@@ -105,17 +225,64 @@ pub fn run(args: FaultsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One plain HTTP/1.1 request (the admin endpoint is on the server's plain port).
-fn request(endpoint: &str, method: &str, path: &str, body: &str) -> anyhow::Result<(u16, String)> {
+/// One plain HTTP/1.1 request (the admin endpoint is on the server's plain port), signed
+/// with `key` when there is one.
+fn request(
+    endpoint: &str,
+    method: &str,
+    path: &str,
+    body: &str,
+    key: Option<&Key>,
+    region: &str,
+) -> anyhow::Result<(u16, String)> {
     let addr = endpoint
         .strip_prefix("http://")
         .context("the endpoint must be http://host:port")?
         .trim_end_matches('/');
+    let mut headers = http::HeaderMap::new();
+    headers.insert(
+        http::header::HOST,
+        addr.parse().context("the endpoint's host:port")?,
+    );
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    if let Some(key) = key {
+        let printable = |s: &str| s.bytes().all(|b| b.is_ascii_graphic());
+        if !printable(&key.access_key_id)
+            || !printable(&key.secret_access_key)
+            || !key.session_token.as_deref().is_none_or(printable)
+            || !printable(region)
+        {
+            bail!("the access key, secret, session token and region must be printable ASCII");
+        }
+        let mut signer = Signer::new(&key.access_key_id, &key.secret_access_key, region);
+        signer.session_token = key.session_token.as_deref();
+        headers = signer.sign(
+            &RequestParts {
+                method,
+                path,
+                query: None,
+                headers: &headers,
+                authority: None,
+                body: body.as_bytes(),
+            },
+            SystemTime::now(),
+        );
+    }
     let mut s = TcpStream::connect(addr).with_context(|| format!("connecting to {addr}"))?;
     s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
+    for (name, value) in &headers {
+        head.push_str(name.as_str());
+        head.push_str(": ");
+        head.push_str(value.to_str().unwrap_or_default());
+        head.push_str("\r\n");
+    }
     write!(
         s,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{head}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )?;
     let mut response = String::new();

@@ -1,13 +1,13 @@
 //! `shardline serve`: assemble storage, engine and HTTP server, and run until a signal.
 
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use shardline_engine::{Engine, EngineConfig};
 use shardline_log::{DiskOptions, DiskStorage, Durability, MemoryStorage, Storage};
-use shardline_server::{auth, tls, Listener, ServerConfig};
+use shardline_server::{auth, tls, Listener, MetricsAccess, Role, ServerConfig};
 
 use crate::settings::{AuthArg, DurabilityArg, Settings};
 
@@ -76,6 +76,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     let mut listeners = vec![Listener {
         tcp: plain,
         tls: None,
+        role: Role::Api,
     }];
     let mut tls_addr = None;
     if let Some(port) = s.tls_port {
@@ -97,6 +98,40 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         listeners.push(Listener {
             tcp,
             tls: Some(acceptor),
+            role: Role::Api,
+        });
+    }
+    // Every account's metrics, unauthenticated, are for loopback only: on the main port when
+    // that is loopback and open anyway, else on a listener of their own.
+    let open_main = s.host.is_loopback() && credentials.is_none();
+    let metrics_addr = match s.metrics_listen {
+        Some(explicit) => Some(bind_metrics(explicit, true).await?),
+        None if open_main => None,
+        None => {
+            let port = if s.port == 0 {
+                0
+            } else {
+                addr.port().wrapping_add(1)
+            };
+            Some(bind_metrics(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port), false).await?)
+        }
+    };
+    let metrics_access = if credentials.is_some() {
+        MetricsAccess::Signed
+    } else if open_main {
+        MetricsAccess::Open
+    } else {
+        match &metrics_addr {
+            Some((_, a)) => MetricsAccess::Elsewhere(*a),
+            None => MetricsAccess::Open,
+        }
+    };
+    let metrics_note = metrics_addr.as_ref().map(|(_, a)| *a);
+    if let Some((tcp, _)) = metrics_addr {
+        listeners.push(Listener {
+            tcp,
+            tls: None,
+            role: Role::Metrics,
         });
     }
     let storage_note = if s.in_memory {
@@ -113,6 +148,9 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     println!("shardline listening on http://{addr} ({storage_note})");
     if let Some(tls_addr) = tls_addr {
         println!("shardline listening on https://{tls_addr} (HTTP/1.1 and HTTP/2)");
+    }
+    if let Some(metrics) = metrics_note {
+        println!("shardline metrics on http://{metrics}/metrics (every account's; loopback)");
     }
     let keys = if credentials.is_some() {
         "AWS_ACCESS_KEY_ID=<key from the credentials file> AWS_SECRET_ACCESS_KEY=<its secret>"
@@ -137,6 +175,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
             test_clock: s.test_clock,
             subscription_lifetime: Duration::from_secs(s.subscription_secs.max(1)),
             faults: s.faults.clone(),
+            metrics_access,
             ..ServerConfig::default()
         },
         shutdown_signal(),
@@ -145,6 +184,26 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     housekeeping.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds the metrics listener. A default address that is taken gives way to a free port;
+/// an address asked for is kept or the start fails.
+async fn bind_metrics(
+    addr: SocketAddr,
+    explicit: bool,
+) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let tcp = match tokio::net::TcpListener::bind(addr).await {
+        Ok(tcp) => tcp,
+        Err(e) if !explicit => {
+            tracing::warn!(error = %e, "metrics cannot use {addr}; taking a free port");
+            tokio::net::TcpListener::bind(SocketAddr::new(addr.ip(), 0))
+                .await
+                .with_context(|| format!("listening for metrics on {}", addr.ip()))?
+        }
+        Err(e) => return Err(e).with_context(|| format!("listening for metrics on {addr}")),
+    };
+    let bound = tcp.local_addr()?;
+    Ok((tcp, bound))
 }
 
 /// The master key for encrypted streams: from `--master-key-file`, else `<data-dir>/master.key`

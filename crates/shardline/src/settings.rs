@@ -2,7 +2,7 @@
 //! and a key in `shardline.toml`; a flag beats the variable, which beats the file, which
 //! beats the default.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
@@ -141,6 +141,10 @@ pub struct ServeArgs {
     /// Allow listening on a non-loopback address without authentication
     #[arg(long, env = "SHARDLINE_ALLOW_ANONYMOUS")]
     pub allow_anonymous: bool,
+    /// Also serve GET /metrics (every account's, unauthenticated) on this address
+    /// [default: the main port when it is loopback without --auth; else 127.0.0.1:<port+1>]
+    #[arg(long, env = "SHARDLINE_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Log filter, e.g. info or shardline=debug [default: info]
     #[arg(long, env = "SHARDLINE_LOG")]
     pub log: Option<String>,
@@ -182,6 +186,7 @@ struct FileSettings {
     master_key_file: Option<PathBuf>,
     kms_keys: Option<Vec<String>>,
     allow_anonymous: Option<bool>,
+    metrics_listen: Option<SocketAddr>,
     log: Option<String>,
     /// Fault-injection rules in force at start (`[[fault]]` tables).
     #[serde(default)]
@@ -216,6 +221,7 @@ pub struct Settings {
     pub master_key_file: Option<PathBuf>,
     pub kms_keys: Vec<String>,
     pub faults: Vec<shardline_server::faults::FaultSpec>,
+    pub metrics_listen: Option<SocketAddr>,
     pub log: String,
 }
 
@@ -320,6 +326,7 @@ impl Settings {
                 args.kms_keys
             },
             faults: file.fault,
+            metrics_listen: args.metrics_listen.or(file.metrics_listen),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         };
         for (i, f) in s.faults.iter().enumerate() {
@@ -340,6 +347,21 @@ impl Settings {
                  unauthenticated requests from the network",
                 s.host
             );
+        }
+        if s.test_clock && !s.host.is_loopback() {
+            bail!(
+                "--test-clock lets any caller move the server's clock; it is allowed only on a \
+                 loopback --host, not {}",
+                s.host
+            );
+        }
+        if let Some(addr) = s.metrics_listen {
+            if !addr.ip().is_loopback() && !allow_anonymous {
+                bail!(
+                    "--metrics-listen {addr} would show every account's metrics to the network \
+                     without authentication; use a loopback address or pass --allow-anonymous"
+                );
+            }
         }
         if s.tls_cert.is_some() != s.tls_key.is_some() {
             bail!("--tls-cert and --tls-key go together");

@@ -1,13 +1,16 @@
 //! The credentials file: which access keys the server accepts, and the account each acts as.
 //!
-//! Format (TOML); every field is required except `session_token`, and unknown fields are
-//! rejected so that typos do not silently weaken authentication:
+//! Format (TOML); every field is required except `session_token` and `admin`, and unknown
+//! fields are rejected so that typos do not silently weaken authentication:
 //!
 //! ```toml
 //! [[key]]
 //! access_key_id = "AKIDEXAMPLE"
 //! secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 //! account_id = "111111111111"
+//! # Optional: this key may also use the server's own endpoints (fault rules, the test
+//! # clock) and read every account's metrics.
+//! admin = true
 //!
 //! [[key]]
 //! access_key_id = "ASIATEMPORARY"
@@ -34,6 +37,9 @@ pub struct AccessKey {
     pub account_id: String,
     #[serde(default)]
     pub session_token: Option<String>,
+    /// May use the server's own endpoints (`/_shardline/…`) and read every account's metrics.
+    #[serde(default)]
+    pub admin: bool,
 }
 
 impl AccessKey {
@@ -47,11 +53,18 @@ impl AccessKey {
             secret_access_key: secret_access_key.into(),
             account_id: account_id.into(),
             session_token: None,
+            admin: false,
         }
     }
 
     pub fn with_session_token(mut self, token: impl Into<String>) -> Self {
         self.session_token = Some(token.into());
+        self
+    }
+
+    /// Makes the key an administrator of the server.
+    pub fn admin(mut self) -> Self {
+        self.admin = true;
         self
     }
 }
@@ -66,6 +79,7 @@ impl fmt::Debug for AccessKey {
                 "session_token",
                 &self.session_token.as_ref().map(|_| "<redacted>"),
             )
+            .field("admin", &self.admin)
             .finish()
     }
 }

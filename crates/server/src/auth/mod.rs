@@ -92,6 +92,8 @@ pub struct Verified {
     pub account_id: String,
     /// The region of the credential scope (the client's region).
     pub region: String,
+    /// The key may use the server's own endpoints and read every account's metrics.
+    pub admin: bool,
 }
 
 /// Verifies a request's SigV4 signature, in the header or the presigned query form.
@@ -177,6 +179,7 @@ pub fn verify(
         access_key_id: key.access_key_id.clone(),
         account_id: key.account_id.clone(),
         region: region.to_owned(),
+        admin: key.admin,
     })
 }
 

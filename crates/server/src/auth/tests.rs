@@ -124,6 +124,7 @@ fn verified() -> Verified {
         access_key_id: AKID.into(),
         account_id: ACCOUNT.into(),
         region: "us-east-1".into(),
+        admin: false,
     }
 }
 
@@ -590,6 +591,7 @@ fn several_keys_map_to_their_accounts() {
             access_key_id: "AKIDOTHER".into(),
             account_id: "222222222222".into(),
             region: "us-west-2".into(),
+            admin: false,
         })
     );
     // The other key's secret does not sign for this one.

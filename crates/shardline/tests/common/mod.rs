@@ -109,11 +109,15 @@ fn spawn(args: &[String]) -> (Child, String, Option<String>) {
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let (mut endpoint, mut tls_endpoint) = (None, None);
-    // The banner: "listening on http://…", maybe "listening on https://…", then "try: …".
-    for line in lines.by_ref().take(5) {
+    // The banner: "listening on http://…", maybe "listening on https://…" and "metrics on
+    // http://…", then "try: …".
+    for line in lines.by_ref().take(6) {
         let line = line.expect("read stdout");
         if line.trim_start().starts_with("try:") {
             break;
+        }
+        if !line.starts_with("shardline listening on ") {
+            continue;
         }
         let url = line.split_whitespace().find(|w| w.starts_with("http"));
         match url {
