@@ -1,6 +1,6 @@
 """AWS-CBOR 1.1 (`application/x-amz-cbor-1.1`), the way the Java SDKs v1/v2 (and so the KCL) talk to Kinesis:
 `POST /` routed by `X-Amz-Target`, one CBOR map with the JSON member names as text keys, blobs as byte
-strings, timestamps as tag 1 + an integer count of epoch *milliseconds* (reference kinesis-wire.md §1.4).
+strings, timestamps as tag 1 + an integer count of epoch *milliseconds* (the Java SDKs send and expect them so).
 
 Requests are built with cbor2 and, where the Java SDK's Jackson generator differs from cbor2, by hand:
 Jackson opens maps and arrays with indefinite length (0xBF ... 0xFF, 0x9F ... 0xFF). Responses are decoded

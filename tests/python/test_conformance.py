@@ -28,8 +28,8 @@ from conftest import ACCOUNT, REGION, Server, make_client, raw_call
 
 MODEL = botocore.session.get_session().get_service_model("kinesis")
 
-# The 39 operations of the Kinesis API the project serves (botocore 1.43.11; see
-# ../shared/reference/kinesis-wire.md §1.1).
+# The 39 operations of the Kinesis API the project serves (the model of botocore 1.43.11 lists
+# exactly these; later models add queues, channels and the record distribution strategy).
 SCOPE = frozenset(
     """
     AddTagsToStream CreateStream DecreaseStreamRetentionPeriod DeleteResourcePolicy DeleteStream

@@ -7,9 +7,9 @@ use shardline_wire::{ApiError, ErrorCode, Timestamp};
 
 use crate::catalog::StreamRef;
 use crate::error::Result;
-use crate::listing;
 use crate::model::{ConsumerMeta, StreamMeta};
-use crate::resolve::{not_active, parse_stream_arn, StreamName};
+use crate::next_token;
+use crate::resolve::{not_active, parse_consumer_arn, parse_stream_arn, StreamName};
 use crate::{Caller, Engine};
 
 /// Consumers a stream may have (AWS default).
@@ -25,13 +25,6 @@ struct ListConsumersToken {
     stream: String,
     after: String,
     max_results: usize,
-}
-
-/// Splits a consumer ARN into (stream ARN, consumer name, creation seconds).
-pub fn parse_consumer_arn(arn: &str) -> Option<(&str, &str, u64)> {
-    let (stream_arn, rest) = arn.split_once("/consumer/")?;
-    let (name, created) = rest.rsplit_once(':')?;
-    Some((stream_arn, name, created.parse().ok()?))
 }
 
 impl Engine {
@@ -184,7 +177,7 @@ impl Engine {
         let (n, stream) = self.stream_by_arn(caller, input.stream_arn.as_deref())?;
         let (after, max_results) = match &input.next_token {
             Some(t) => {
-                let token: ListConsumersToken = listing::open(
+                let token: ListConsumersToken = next_token::open(
                     &self.sealer,
                     t,
                     now,
@@ -224,7 +217,7 @@ impl Engine {
             .map(|c| self.consumer_shape(&s.meta, c, now))
             .collect();
         let next_token = (rest.len() > max_results).then(|| {
-            listing::seal(
+            next_token::seal(
                 &self.sealer,
                 &ListConsumersToken {
                     created_ms: now,

@@ -6,8 +6,8 @@ use shardline_wire::{ApiError, ErrorCode, Timestamp};
 use crate::catalog::Stream;
 use crate::error::Result;
 use crate::hashkey::uniform_ranges;
-use crate::listing::{self, ListShardsToken, ListStreamsToken, ShardFilterSpec};
 use crate::model::{parse_shard_id, ShardMeta, StreamMeta, StreamMode};
+use crate::next_token::{self, ListShardsToken, ListStreamsToken, ShardFilterSpec};
 use crate::resolve::{not_active, not_found};
 use crate::{Caller, Engine};
 
@@ -189,7 +189,7 @@ impl Engine {
                 enhanced_monitoring: vec![EnhancedMetrics {
                     shard_level_metrics: m.shard_level_metrics.clone(),
                 }],
-                encryption_type: encryption_type(m).into(),
+                encryption_type: m.encryption_type().into(),
                 key_id: m.encryption.as_ref().map(|e| e.key_id.clone()),
             },
         })
@@ -215,7 +215,7 @@ impl Engine {
                 enhanced_monitoring: vec![EnhancedMetrics {
                     shard_level_metrics: m.shard_level_metrics.clone(),
                 }],
-                encryption_type: encryption_type(m).into(),
+                encryption_type: m.encryption_type().into(),
                 key_id: m.encryption.as_ref().map(|e| e.key_id.clone()),
                 open_shard_count: m.open_shards().count() as i64,
                 consumer_count: m
@@ -241,7 +241,7 @@ impl Engine {
         let account = &caller.account_id;
         let after = match &input.next_token {
             Some(t) => {
-                let token: ListStreamsToken = listing::open(
+                let token: ListStreamsToken = next_token::open(
                     &self.sealer,
                     t,
                     now,
@@ -274,7 +274,7 @@ impl Engine {
             })
             .collect();
         let next_token = match summaries.last() {
-            Some(last) if has_more_streams => Some(listing::seal(
+            Some(last) if has_more_streams => Some(next_token::seal(
                 &self.sealer,
                 &ListStreamsToken {
                     created_ms: now,
@@ -316,7 +316,7 @@ impl Engine {
                         .into());
                     }
                 }
-                let token: ListShardsToken = listing::open(
+                let token: ListShardsToken = next_token::open(
                     &self.sealer,
                     text,
                     now,
@@ -374,7 +374,7 @@ impl Engine {
         let more = shards.len() > limit;
         shards.truncate(limit);
         let next_token = match shards.last() {
-            Some(last) if more => Some(listing::seal(
+            Some(last) if more => Some(next_token::seal(
                 &self.sealer,
                 &ListShardsToken {
                     created_ms: now,
@@ -400,14 +400,6 @@ impl Engine {
             .shards
             .iter()
             .filter(move |sh| sh.closed.as_ref().is_none_or(|c| c.closed_ms >= cutoff))
-    }
-}
-
-pub(crate) fn encryption_type(m: &StreamMeta) -> &'static str {
-    if m.encryption.is_some() {
-        "KMS"
-    } else {
-        "NONE"
     }
 }
 
@@ -523,7 +515,11 @@ fn shard_filter(filter: Option<&ShardFilter>) -> Result<ShardFilterSpec> {
     })
 }
 
-/// Whether a shard belongs in a filtered ListShards answer (reference §8.2).
+/// Whether a shard belongs in a filtered ListShards answer. As the model defines the filters:
+/// AT_TRIM_HORIZON shards open at the trim horizon, FROM_TRIM_HORIZON every shard in retention
+/// (the default), AT_LATEST the open ones, AT_TIMESTAMP those open at the time, FROM_TIMESTAMP
+/// those closed at or after it plus the open ones, AFTER_SHARD_ID those after the given id. The
+/// AT_* answers cover the hash-key space exactly (the KCL checks it).
 fn filter_matches(filter: &ShardFilterSpec, sh: &ShardMeta, trim_ms: u64, created_ms: u64) -> bool {
     let open_at = |t: u64| sh.created_ms <= t && sh.closed.as_ref().is_none_or(|c| c.closed_ms > t);
     match *filter {

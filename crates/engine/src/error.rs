@@ -10,6 +10,13 @@ pub enum EngineError {
     Storage(#[from] LogError),
     #[error("metadata: {0}")]
     Metadata(String),
+    /// A stored entry whose payload is not a record the engine wrote (or does not decrypt).
+    #[error("record {offset} of partition {partition}: {detail}")]
+    UnreadableRecord {
+        partition: u64,
+        offset: u64,
+        detail: &'static str,
+    },
 }
 
 impl EngineError {

@@ -3,30 +3,36 @@
 //! [`shardline_log::Storage`] trait.
 //!
 //! Start reading at [`Engine`]; control-plane operations are in `control.rs`, the data path
-//! (PutRecord(s), GetShardIterator, GetRecords) in `data.rs`.
+//! in `put.rs` (PutRecord, PutRecords), `shard_iterator.rs` (GetShardIterator) and
+//! `get_records.rs` (GetRecords); periodic work (retention, deletions, scaling) in
+//! `housekeeping.rs`.
 
 mod catalog;
 mod clock;
 mod config;
 mod consumers;
 mod control;
-mod data;
+mod decode_records;
 mod encryption;
 mod error;
+mod get_records;
 mod hashkey;
-mod iterator;
+mod housekeeping;
+mod iterator_token;
 mod limits;
-mod listing;
 mod md5_lanes;
+mod metrics;
 mod model;
-mod observe;
+mod next_token;
+mod payload;
 mod policy;
-mod records;
+mod put;
 mod resharding;
 mod resolve;
 mod seal;
 mod seqnum;
 mod settings;
+mod shard_iterator;
 mod subscription;
 mod tags;
 
@@ -166,58 +172,5 @@ impl Engine {
 
     pub fn clock(&self) -> &Clock {
         &self.clock
-    }
-
-    /// Housekeeping, called periodically: finishes deletions whose DELETING time is over and
-    /// trims data past each stream's retention.
-    ///
-    /// # Errors
-    /// A storage failure (the next tick retries).
-    pub fn tick(&self) -> Result<()> {
-        let now = self.clock.now_ms();
-        let mut deleted = false;
-        let mut deregistered = false;
-        for stream in self.catalog.all() {
-            let (account, name, partitions, delete_due, cutoff) = {
-                let s = stream.read();
-                (
-                    s.meta.account.clone(),
-                    s.meta.name.clone(),
-                    s.meta
-                        .shards
-                        .iter()
-                        .map(|sh| sh.partition)
-                        .collect::<Vec<_>>(),
-                    s.meta.deleted_at_ms.is_some_and(|t| t <= now),
-                    now.saturating_sub(s.meta.retention_ms()),
-                )
-            };
-            if delete_due {
-                self.catalog.remove(&account, &name);
-                deleted = true;
-                self.persist()?;
-                for p in partitions {
-                    self.storage.remove_partition(p)?;
-                }
-                continue;
-            }
-            for p in partitions {
-                self.storage.trim_before(p, cutoff)?;
-            }
-            let mut s = stream.write();
-            let before = s.meta.consumers.len();
-            s.meta
-                .consumers
-                .retain(|c| c.deleted_at_ms.is_none_or(|t| t > now));
-            deregistered |= s.meta.consumers.len() != before;
-        }
-        if deregistered {
-            self.persist()?;
-        }
-        self.autoscale()?;
-        if deleted {
-            tracing::debug!("finished stream deletions");
-        }
-        Ok(())
     }
 }

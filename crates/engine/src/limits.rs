@@ -21,7 +21,8 @@ pub struct Limits {
     pub read_calls_per_sec: Option<u64>,
     pub read_bytes_per_sec: Option<u64>,
     pub iterator_calls_per_sec: Option<u64>,
-    /// Control-plane call rates per account (reference §6.2), the CREATING cap, and one
+    /// Control-plane call rates per account (the model documents e.g. 5 a second for
+    /// CreateStream and SplitShard, 10 for DescribeStream), the CREATING cap, and one
     /// SubscribeToShard call a second per consumer and shard.
     pub control_plane: bool,
     /// SubscribeToShard push throughput per consumer and shard.
@@ -276,6 +277,14 @@ impl OnDemandCapacity {
 
 /// AWS's control-plane rate for an operation, in calls per second per account; `None` for
 /// data-plane operations, whose limits are per shard.
+/// AWS's throttling message, for PutRecord(s) entries and read calls alike.
+pub fn rate_exceeded(shard: &crate::model::ShardMeta, stream: &str, account: &str) -> String {
+    format!(
+        "Rate exceeded for shard {} in stream {stream} under account {account}.",
+        shard.id()
+    )
+}
+
 pub fn control_rate(op: shardline_wire::Operation) -> Option<u64> {
     use shardline_wire::Operation::*;
     Some(match op {

@@ -179,6 +179,15 @@ pub struct ClosedShard {
 }
 
 impl StreamMeta {
+    /// `KMS` while records are sealed on write, else `NONE`.
+    pub fn encryption_type(&self) -> &'static str {
+        if self.encryption.is_some() {
+            "KMS"
+        } else {
+            "NONE"
+        }
+    }
+
     pub fn status(&self, now_ms: u64) -> StreamStatus {
         if self.deleted_at_ms.is_some() {
             StreamStatus::Deleting

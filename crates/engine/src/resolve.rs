@@ -44,6 +44,13 @@ pub fn parse_stream_arn(arn: &str) -> Option<(&str, &str)> {
     (!name.is_empty() && !name.contains('/')).then_some((account, name))
 }
 
+/// Splits a consumer ARN into (stream ARN, consumer name, creation seconds).
+pub fn parse_consumer_arn(arn: &str) -> Option<(&str, &str, u64)> {
+    let (stream_arn, rest) = arn.split_once("/consumer/")?;
+    let (name, created) = rest.rsplit_once(':')?;
+    Some((stream_arn, name, created.parse().ok()?))
+}
+
 impl Engine {
     /// The stream a request names by `StreamName` and/or `StreamARN`.
     pub(crate) fn stream_name(

@@ -188,7 +188,7 @@ mod tests {
 
     #[test]
     fn decodes_a_real_aws_ending_sequence_number() {
-        // A closed shard's EndingSequenceNumber captured from AWS (reference §3).
+        // A closed shard's EndingSequenceNumber captured from AWS.
         let s = SequenceNumber::parse("49576300004002856343289126011049985768053015998086774786")
             .unwrap();
         assert_eq!(s.position, END_POSITION);

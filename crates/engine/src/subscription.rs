@@ -11,12 +11,11 @@ use shardline_wire::shapes::{ChildShard, SubscribeToShardEvent, SubscribeToShard
 use shardline_wire::{ApiError, ErrorCode};
 use tokio::sync::{watch, Notify};
 
-use crate::consumers::parse_consumer_arn;
-use crate::data::children_of;
 use crate::error::Result;
+use crate::get_records::children_of;
+use crate::metrics;
 use crate::model::{parse_shard_id, shard_id, ShardMeta};
-use crate::observe;
-use crate::resolve::StreamName;
+use crate::resolve::{parse_consumer_arn, StreamName};
 use crate::{Caller, Engine};
 
 /// A second subscription for the same consumer and shard within this time is refused;
@@ -187,7 +186,7 @@ impl Engine {
                 },
             );
         }
-        observe::subscribe(observe::of(&n.account, &n.name), true, false);
+        metrics::subscribe(metrics::of(&n.account, &n.name), true, false);
         Ok(Subscription {
             registry,
             key,
@@ -237,7 +236,7 @@ impl Engine {
                 children,
                 s.meta.retention_ms(),
                 s.meta.data_keys.clone(),
-                observe::Enhanced::of(&s.meta.shard_level_metrics),
+                metrics::Enhanced::of(&s.meta.shard_level_metrics),
             )
         };
         let entries = self.read_shard(
@@ -257,8 +256,8 @@ impl Engine {
             .iter()
             .map(|r| r.data.len() + r.partition_key.len())
             .sum();
-        observe::subscribe_event(
-            observe::of(&sub.stream.account, &sub.stream.name),
+        metrics::subscribe_event(
+            metrics::of(&sub.stream.account, &sub.stream.name),
             &shard.id(),
             records.len() as u64,
             bytes as u64,

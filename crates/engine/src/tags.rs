@@ -7,9 +7,8 @@ use shardline_wire::shapes::*;
 use shardline_wire::{ApiError, ErrorCode};
 
 use crate::catalog::StreamRef;
-use crate::consumers::parse_consumer_arn;
 use crate::error::Result;
-use crate::resolve::parse_stream_arn;
+use crate::resolve::{parse_consumer_arn, parse_stream_arn};
 use crate::{Caller, Engine};
 
 /// Tags a stream or consumer may carry (AWS: 50).

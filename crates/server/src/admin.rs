@@ -172,7 +172,7 @@ async fn authenticate(
     };
     match auth::verify(
         credentials,
-        &auth::RequestParts::new(&parts, &body),
+        &shardline_wire::sigv4::RequestParts::new(&parts, &body),
         std::time::SystemTime::now(),
     ) {
         Ok(who) => Ok((parts, body, Some(who))),

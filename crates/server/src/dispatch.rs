@@ -101,7 +101,8 @@ pub async fn call(
             e.delete_resource_policy(c, i)
         }),
         Operation::SubscribeToShard => {
-            // Always JSON, even for clients that speak CBOR otherwise (reference §1.4).
+            // Always JSON, even for clients that speak CBOR otherwise: the Java SDK v2 special-
+            // cases SubscribeToShard to JSON (request, initial-response and events alike).
             let input: SubscribeToShardInput = decode(body)?;
             let sub = e
                 .subscribe_to_shard(c, input)

@@ -256,7 +256,7 @@ async fn route(shared: &Arc<Shared>, role: Role, req: Request<Incoming>) -> Resp
             operation: op,
         },
         Some(credentials) => {
-            let request = auth::RequestParts::new(&parts, &body);
+            let request = shardline_wire::sigv4::RequestParts::new(&parts, &body);
             match auth::verify(credentials, &request, SystemTime::now()) {
                 Ok(verified) => Caller {
                     account_id: verified.account_id,

@@ -13,8 +13,8 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use shardline_server::auth::{RequestParts, Signer};
 use shardline_server::faults::FaultSpec;
+use shardline_wire::sigv4::{RequestParts, Signer};
 
 #[derive(Args, Debug)]
 pub struct FaultsArgs {

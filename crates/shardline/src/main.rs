@@ -1,6 +1,5 @@
 //! The `shardline` command.
 
-mod bench;
 mod faults;
 mod serve;
 mod settings;
@@ -31,7 +30,7 @@ enum Command {
     /// Change the fault-injection rules of a running server.
     Faults(faults::FaultsArgs),
     /// Benchmark a Kinesis endpoint (this server or any other): put, get, e2e.
-    Bench(bench::BenchArgs),
+    Bench(shardline_bench::BenchArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,6 +38,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(settings::Settings::resolve(*args)?),
         Command::Faults(args) => faults::run(args),
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(args) => shardline_bench::run(args),
     }
 }

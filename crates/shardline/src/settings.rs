@@ -388,3 +388,57 @@ fn load_file(explicit: Option<&std::path::Path>) -> anyhow::Result<FileSettings>
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn resolve(args: &[&str]) -> Settings {
+        let cli = Cli::try_parse_from(std::iter::once("serve").chain(args.iter().copied()))
+            .expect("arguments parse");
+        Settings::resolve(cli.serve).expect("settings resolve")
+    }
+
+    /// One test for every layer, so no other test of this binary sees the variables it sets.
+    #[test]
+    fn a_flag_beats_the_variable_which_beats_the_file_which_beats_the_default() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("shardline.toml");
+        std::fs::write(
+            &file,
+            "region = \"eu-west-1\"\nshard_limit = 7\nlimits = \"off\"\ncreate_delay_ms = 3\n",
+        )
+        .expect("write config");
+        let config = file.to_str().expect("UTF-8 path");
+        std::env::remove_var("SHARDLINE_REGION");
+        std::env::remove_var("SHARDLINE_SHARD_LIMIT");
+
+        // Default only.
+        let s = resolve(&[]);
+        assert_eq!((s.region.as_str(), s.shard_limit), ("us-east-1", 20_000));
+        // The file over the default, for every kind of value.
+        let s = resolve(&["--config", config]);
+        assert_eq!((s.region.as_str(), s.shard_limit), ("eu-west-1", 7));
+        assert_eq!((s.create_delay_ms, s.limits.write_bytes_per_sec), (3, None));
+        // The variable over the file.
+        std::env::set_var("SHARDLINE_REGION", "ap-south-1");
+        std::env::set_var("SHARDLINE_SHARD_LIMIT", "9");
+        let s = resolve(&["--config", config]);
+        assert_eq!((s.region.as_str(), s.shard_limit), ("ap-south-1", 9));
+        // The flag over the variable.
+        let s = resolve(&["--config", config, "--region", "sa-east-1"]);
+        assert_eq!((s.region.as_str(), s.shard_limit), ("sa-east-1", 9));
+        std::env::remove_var("SHARDLINE_REGION");
+        std::env::remove_var("SHARDLINE_SHARD_LIMIT");
+        // A flag over the file without a variable in between.
+        let s = resolve(&["--config", config, "--shard-limit", "11"]);
+        assert_eq!(s.shard_limit, 11);
+    }
+}

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::common::{create_stream, Server};
+use crate::common::{create_stream, read_shard, Server};
 use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
+use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use aws_sdk_kinesis::Client;
 use tokio::sync::Mutex;
 
@@ -94,31 +94,12 @@ async fn acknowledged_records_survive_sigkill() {
         "shardId-000000000002",
         "shardId-000000000003",
     ] {
-        let mut it = c
-            .get_shard_iterator()
-            .stream_name("crash")
-            .shard_id(shard)
-            .shard_iterator_type(ShardIteratorType::TrimHorizon)
-            .send()
+        let got: Vec<(String, Vec<u8>)> = read_shard(&c, "crash", shard)
             .await
-            .unwrap()
-            .shard_iterator()
-            .unwrap()
-            .to_owned();
-        let mut got = Vec::new();
-        for _ in 0..10_000 {
-            let r = c.get_records().shard_iterator(&it).send().await.unwrap();
-            for rec in r.records() {
-                got.push((
-                    rec.sequence_number().to_owned(),
-                    rec.data().as_ref().to_vec(),
-                ));
-            }
-            it = r.next_shard_iterator().unwrap().to_owned();
-            if r.records().is_empty() {
-                break;
-            }
-        }
+            .records
+            .iter()
+            .map(|r| (r.sequence_number().to_owned(), r.data().as_ref().to_vec()))
+            .collect();
         // Strictly increasing sequence numbers (same length, so string order is numeric order).
         for w in got.windows(2) {
             assert!(

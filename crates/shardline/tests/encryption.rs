@@ -1,9 +1,9 @@
 //! Encryption at rest: with StartStreamEncryption on, records on disk are not readable as
 //! plain text and still read back intact (also after a restart); unknown KMS keys are refused.
 
-use crate::common::{create_stream, error_code, Server};
+use crate::common::{create_stream, error_code, read_shard, Server};
 use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{EncryptionType, ShardIteratorType};
+use aws_sdk_kinesis::types::EncryptionType;
 use aws_sdk_kinesis::Client;
 
 const SECRET: &str = "TOP-SECRET-PAYLOAD-0123456789";
@@ -25,32 +25,6 @@ fn disk_contains(dir: &std::path::Path, needle: &[u8]) -> bool {
         }
     }
     false
-}
-
-async fn read_all(c: &Client) -> Vec<(String, EncryptionType)> {
-    let it = c
-        .get_shard_iterator()
-        .stream_name("vault")
-        .shard_id("shardId-000000000000")
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap();
-    let r = c
-        .get_records()
-        .shard_iterator(it.shard_iterator().unwrap())
-        .send()
-        .await
-        .unwrap();
-    r.records()
-        .iter()
-        .map(|x| {
-            (
-                String::from_utf8(x.data().as_ref().to_vec()).unwrap(),
-                x.encryption_type().cloned().unwrap_or(EncryptionType::None),
-            )
-        })
-        .collect()
 }
 
 #[tokio::test]
@@ -146,4 +120,18 @@ async fn encrypted_records_are_sealed_on_disk_and_read_back() {
         .send()
         .await
         .unwrap();
+}
+
+async fn read_all(c: &Client) -> Vec<(String, EncryptionType)> {
+    read_shard(c, "vault", "shardId-000000000000")
+        .await
+        .records
+        .iter()
+        .map(|x| {
+            (
+                String::from_utf8(x.data().as_ref().to_vec()).unwrap(),
+                x.encryption_type().cloned().unwrap_or(EncryptionType::None),
+            )
+        })
+        .collect()
 }

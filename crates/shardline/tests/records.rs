@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::{create_stream, error_code, error_message, Server};
+use crate::common::{create_stream, error_code, error_message, read_from, Server};
 use aws_sdk_kinesis::primitives::{Blob, DateTime};
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
 use aws_sdk_kinesis::Client;
@@ -45,39 +45,6 @@ async fn iterator(c: &Client, stream: &str, shard: &str, kind: ShardIteratorType
         .shard_iterator()
         .unwrap()
         .to_owned()
-}
-
-/// Reads a shard from `it` until a call returns nothing, returning (seq, key, data).
-async fn drain(c: &Client, mut it: String, limit: Option<i32>) -> Vec<(String, String, Vec<u8>)> {
-    let mut out = Vec::new();
-    for _ in 0..1000 {
-        let r = c
-            .get_records()
-            .shard_iterator(&it)
-            .set_limit(limit)
-            .send()
-            .await
-            .unwrap();
-        if let Some(l) = limit {
-            assert!(r.records().len() <= l as usize);
-        }
-        for rec in r.records() {
-            out.push((
-                rec.sequence_number().to_owned(),
-                rec.partition_key().unwrap_or_default().to_owned(),
-                rec.data().as_ref().to_vec(),
-            ));
-        }
-        let empty = r.records().is_empty();
-        it = r
-            .next_shard_iterator()
-            .expect("open shards always have a next iterator")
-            .to_owned();
-        if empty {
-            break;
-        }
-    }
-    out
 }
 
 fn by_shard(acked: &Acked) -> BTreeMap<String, Vec<(String, String, Vec<u8>)>> {
@@ -524,4 +491,20 @@ async fn restart_keeps_streams_and_records() {
         assert_eq!(got.last(), records.last());
         assert_increasing(&got);
     }
+}
+
+/// Reads a shard from `it` until a call returns nothing, returning (seq, key, data).
+async fn drain(c: &Client, it: String, limit: Option<i32>) -> Vec<(String, String, Vec<u8>)> {
+    read_from(c, it, limit)
+        .await
+        .records
+        .iter()
+        .map(|r| {
+            (
+                r.sequence_number().to_owned(),
+                r.partition_key().unwrap_or_default().to_owned(),
+                r.data().as_ref().to_vec(),
+            )
+        })
+        .collect()
 }

@@ -5,9 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::common::{create_stream, error_code, error_message, Server};
+use crate::common::{create_stream, error_code, error_message, read_shard, Server};
 use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::{ScalingType, Shard, ShardFilter, ShardFilterType, ShardIteratorType};
+use aws_sdk_kinesis::types::{ScalingType, Shard, ShardFilter, ShardFilterType};
 use aws_sdk_kinesis::Client;
 
 const MAX: u128 = u128::MAX;
@@ -68,60 +68,6 @@ async fn put(c: &Client, stream: &str, hash: u128, data: &str) -> (String, Strin
     (r.shard_id().to_owned(), r.sequence_number().to_owned())
 }
 
-/// Reads a shard to its end; returns (data, next iterator present, child shard ids).
-async fn read_shard(
-    c: &Client,
-    stream: &str,
-    shard: &str,
-) -> (Vec<String>, bool, Vec<(String, Vec<String>)>) {
-    let mut it = c
-        .get_shard_iterator()
-        .stream_name(stream)
-        .shard_id(shard)
-        .shard_iterator_type(ShardIteratorType::TrimHorizon)
-        .send()
-        .await
-        .unwrap()
-        .shard_iterator()
-        .unwrap()
-        .to_owned();
-    let mut data = Vec::new();
-    for _ in 0..1000 {
-        let r = c.get_records().shard_iterator(&it).send().await.unwrap();
-        data.extend(
-            r.records()
-                .iter()
-                .map(|x| String::from_utf8(x.data().as_ref().to_vec()).unwrap()),
-        );
-        match r.next_shard_iterator() {
-            None => {
-                // KCL's pairing rule: no next iterator comes with ChildShards, each with parents.
-                let children: Vec<_> = r
-                    .child_shards()
-                    .iter()
-                    .map(|ch| (ch.shard_id().to_owned(), ch.parent_shards().to_vec()))
-                    .collect();
-                assert!(
-                    !children.is_empty(),
-                    "a closed shard's end names its children"
-                );
-                return (data, false, children);
-            }
-            Some(next) => {
-                assert!(
-                    r.child_shards().is_empty(),
-                    "ChildShards only at the end of a shard"
-                );
-                if r.records().is_empty() {
-                    return (data, true, Vec::new());
-                }
-                it = next.to_owned();
-            }
-        }
-    }
-    panic!("shard {shard} never ended");
-}
-
 #[tokio::test]
 async fn split_then_merge() {
     let server = Server::memory(&[]);
@@ -165,7 +111,7 @@ async fn split_then_merge() {
     assert_eq!(range(&shards[2]), (half, MAX));
     assert_cover(&c, "rs").await;
 
-    let (data, next, children) = read_shard(&c, "rs", "shardId-000000000000").await;
+    let (data, next, children) = lineage(&c, "rs", "shardId-000000000000").await;
     assert_eq!(data, ["before"]);
     assert!(!next);
     assert_eq!(
@@ -206,7 +152,7 @@ async fn split_then_merge() {
         Some("shardId-000000000002")
     );
     assert_eq!(range(&shards[3]), (0, MAX));
-    let (_, _, children) = read_shard(&c, "rs", "shardId-000000000002").await;
+    let (_, _, children) = lineage(&c, "rs", "shardId-000000000002").await;
     // A merge child lists both parents.
     assert_eq!(
         children,
@@ -366,7 +312,7 @@ async fn random_reshards_lose_and_repeat_nothing() {
             .collect();
         assert!(!ready.is_empty(), "lineage has a cycle");
         for id in ready {
-            let (data, _, _) = read_shard(&c, "rnd", &id).await;
+            let data = read_shard(&c, "rnd", &id).await.texts();
             seen.extend(data);
             done.insert(id);
         }
@@ -374,4 +320,21 @@ async fn random_reshards_lose_and_repeat_nothing() {
     let unique: BTreeSet<String> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "a record was read twice");
     assert_eq!(unique, written, "every record is read exactly once");
+}
+
+/// Reads a shard to its end; returns (data, whether it is still open, child shard ids with
+/// their parents).
+async fn lineage(
+    c: &Client,
+    stream: &str,
+    shard: &str,
+) -> (Vec<String>, bool, Vec<(String, Vec<String>)>) {
+    let read = read_shard(c, stream, shard).await;
+    let children = read
+        .children
+        .iter()
+        .flatten()
+        .map(|ch| (ch.shard_id().to_owned(), ch.parent_shards().to_vec()))
+        .collect();
+    (read.texts(), read.children.is_none(), children)
 }

@@ -39,7 +39,8 @@ async fn create_describe_and_summarise() {
             "shardId-000000000002"
         ]
     );
-    // AWS's exact ranges for three shards (reference §5.2).
+    // AWS's exact ranges for three shards: shard i of N starts at i·⌊2^128/N⌋ (the AWS CLI
+    // documentation shows these three).
     let ranges: Vec<(&str, &str)> = s
         .shards()
         .iter()
@@ -78,7 +79,9 @@ async fn create_describe_and_summarise() {
         sum.stream_mode_details().unwrap().stream_mode(),
         &StreamMode::Provisioned
     );
-    // A well-formed StreamId would make SDKs route to real AWS (reference §1.6).
+    // A well-formed StreamId (20 characters, a dash, 3 more) would make the SDKs' endpoint rules
+    // send the call to <id>.<suffix>.data-kinesis.<region>.amazonaws.com even with a custom
+    // endpoint configured.
     assert!(sum.stream_id().is_none());
 
     let err = c

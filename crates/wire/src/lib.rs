@@ -15,9 +15,10 @@ pub mod eventstream;
 pub mod json;
 mod json_put_records;
 mod json_records;
+mod maps_only;
 mod operation;
 pub mod shapes;
-mod structure;
+pub mod sigv4;
 mod timestamp;
 pub mod validate;
 

@@ -78,7 +78,7 @@ pub struct WarmThroughputObject {
 pub struct CreateStreamInput {
     pub stream_name: Option<String>,
     pub shard_count: Option<i64>,
-    #[serde(default, deserialize_with = "crate::structure::optional")]
+    #[serde(default, deserialize_with = "crate::maps_only::optional")]
     pub stream_mode_details: Option<StreamModeDetails>,
     pub tags: Option<BTreeMap<String, String>>,
     pub warm_throughput_mi_bps: Option<i64>,
@@ -217,7 +217,7 @@ pub struct ListShardsInput {
     pub exclusive_start_shard_id: Option<String>,
     pub max_results: Option<i64>,
     pub stream_creation_timestamp: Option<Timestamp>,
-    #[serde(default, deserialize_with = "crate::structure::optional")]
+    #[serde(default, deserialize_with = "crate::maps_only::optional")]
     pub shard_filter: Option<ShardFilter>,
 }
 
@@ -265,7 +265,7 @@ pub struct PutRecordsInput {
     pub stream_name: Option<String>,
     #[serde(rename = "StreamARN")]
     pub stream_arn: Option<String>,
-    #[serde(default, deserialize_with = "crate::structure::optional_list")]
+    #[serde(default, deserialize_with = "crate::maps_only::optional_list")]
     pub records: Option<Vec<PutRecordsRequestEntry>>,
 }
 
@@ -469,12 +469,13 @@ pub struct SubscribeToShardInput {
     #[serde(rename = "ConsumerARN")]
     pub consumer_arn: Option<String>,
     pub shard_id: Option<String>,
-    #[serde(default, deserialize_with = "crate::structure::optional")]
+    #[serde(default, deserialize_with = "crate::maps_only::optional")]
     pub starting_position: Option<StartingPosition>,
 }
 
 /// One event of a SubscribeToShard stream. At the end of a closed shard
-/// `ContinuationSequenceNumber` is absent and `ChildShards` is set (reference §2.4).
+/// `ContinuationSequenceNumber` is absent and `ChildShards` is set (the KCL accepts an event as a
+/// shard's end only in that pairing).
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct SubscribeToShardEvent {
@@ -645,7 +646,7 @@ pub type DecreaseStreamRetentionPeriodInput = RetentionPeriodInput;
 pub struct UpdateStreamModeInput {
     #[serde(rename = "StreamARN")]
     pub stream_arn: Option<String>,
-    #[serde(default, deserialize_with = "crate::structure::optional")]
+    #[serde(default, deserialize_with = "crate::maps_only::optional")]
     pub stream_mode_details: Option<StreamModeDetails>,
     pub warm_throughput_mi_bps: Option<i64>,
 }
@@ -696,7 +697,7 @@ pub struct MinimumThroughputBillingCommitmentInput {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct UpdateAccountSettingsInput {
-    #[serde(default, deserialize_with = "crate::structure::optional")]
+    #[serde(default, deserialize_with = "crate::maps_only::optional")]
     pub minimum_throughput_billing_commitment: Option<MinimumThroughputBillingCommitmentInput>,
 }
 

@@ -30,25 +30,20 @@
 
 mod credentials;
 mod errors;
-mod sigv4;
+mod params;
 
 #[cfg(test)]
 mod tests;
 
 use std::time::{Duration, SystemTime};
 
-use http::HeaderMap;
 use shardline_wire::ApiError;
 
 pub use credentials::{AccessKey, Credentials};
 pub use errors::{SIGNATURE_MISMATCH, UNKNOWN_ACCESS_KEY};
-pub use sigv4::{
-    canonical_header_value, canonical_headers, canonical_query, canonical_request, canonical_uri,
-    format_amz_date, parse_amz_date, parse_query, sha256_hex, signature, signing_key,
-    string_to_sign, Signer, ALGORITHM, SERVICE, UNSIGNED_PAYLOAD,
-};
 
-use sigv4::{AuthParams, Form};
+use params::{AuthParams, Form};
+use shardline_wire::sigv4::{self, RequestParts, ALGORITHM, SERVICE, UNSIGNED_PAYLOAD};
 
 /// How far a request's timestamp may be from the server's clock. Kinesis answers "Signature
 /// expired: ... (... - 5 min.)" (awslabs/amazon-kinesis-producer#41, #222; s12v/awsbeats#48),
@@ -57,33 +52,6 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// Longest `X-Amz-Expires` accepted (a week, as S3).
 pub const MAX_EXPIRES_SECS: i64 = 604_800;
-
-/// The parts of a request that authentication reads.
-#[derive(Clone, Copy, Debug)]
-pub struct RequestParts<'a> {
-    pub method: &'a str,
-    /// The path as received, still percent-encoded.
-    pub path: &'a str,
-    /// The raw query string, without `?`.
-    pub query: Option<&'a str>,
-    pub headers: &'a HeaderMap,
-    /// The URI authority (HTTP/2 `:authority`), used for `host` when there is no Host header.
-    pub authority: Option<&'a str>,
-    pub body: &'a [u8],
-}
-
-impl<'a> RequestParts<'a> {
-    pub fn new(parts: &'a http::request::Parts, body: &'a [u8]) -> Self {
-        RequestParts {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query(),
-            headers: &parts.headers,
-            authority: parts.uri.authority().map(|a| a.as_str()),
-            body,
-        }
-    }
-}
 
 /// Who signed a request that verified.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,8 +85,8 @@ pub fn verify(
     let params = match (&auth_header, query_auth) {
         (Some(_), true) => return Err(errors::invalid(errors::FOUND_BOTH)),
         (None, false) => return Err(errors::missing_authentication_token()),
-        (Some(h), false) => sigv4::parse_authorization(h, req.headers)?,
-        (None, true) => sigv4::parse_query_auth(&query)?,
+        (Some(h), false) => params::parse_authorization(h, req.headers)?,
+        (None, true) => params::parse_query_auth(&query)?,
     };
 
     let date = sigv4::parse_amz_date(&params.date).ok_or_else(|| errors::bad_date(&params.date))?;

@@ -4,6 +4,7 @@ use http::{HeaderMap, HeaderValue};
 use shardline_wire::{ApiError, ErrorCode};
 
 use super::*;
+use shardline_wire::sigv4::*;
 
 const AKID: &str = "AKIDEXAMPLE";
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -69,7 +70,7 @@ impl Req {
         )
     }
 
-    /// The request of shared/reference/sigv4-vector.txt, exactly as botocore signed it.
+    /// A ListStreams request exactly as botocore 1.x signed it (key AKIDEXAMPLE, 2024-01-02).
     fn vector() -> Self {
         let mut r = Req::list_streams();
         r.set("x-amz-date", DATE);

@@ -249,3 +249,83 @@ pub async fn create_stream(client: &Client, name: &str, shards: i32) {
         .await
         .expect("create stream");
 }
+
+/// What reading a shard returned: its records in order, and, when the shard is closed and was
+/// read to its end, the `ChildShards` of the last answer (which then had no next iterator).
+pub struct ShardRead {
+    pub records: Vec<aws_sdk_kinesis::types::Record>,
+    pub children: Option<Vec<aws_sdk_kinesis::types::ChildShard>>,
+}
+
+impl ShardRead {
+    /// The records' data as UTF-8 text.
+    pub fn texts(&self) -> Vec<String> {
+        self.records
+            .iter()
+            .map(|r| String::from_utf8(r.data().as_ref().to_vec()).expect("UTF-8 data"))
+            .collect()
+    }
+}
+
+/// Reads a shard from TRIM_HORIZON (see [`read_from`]).
+pub async fn read_shard(client: &Client, stream: &str, shard: &str) -> ShardRead {
+    let it = client
+        .get_shard_iterator()
+        .stream_name(stream)
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .expect("GetShardIterator")
+        .shard_iterator()
+        .expect("an iterator")
+        .to_owned();
+    read_from(client, it, None).await
+}
+
+/// Reads from `it` (at most `limit` records a call) until an answer is empty or the shard's
+/// end. Checks the KCL's pairing rule on the way: an answer without a next iterator carries
+/// ChildShards, and one with a next iterator carries none.
+pub async fn read_from(client: &Client, mut it: String, limit: Option<i32>) -> ShardRead {
+    let mut records = Vec::new();
+    for _ in 0..10_000 {
+        let r = client
+            .get_records()
+            .shard_iterator(&it)
+            .set_limit(limit)
+            .send()
+            .await
+            .expect("GetRecords");
+        if let Some(l) = limit {
+            assert!(r.records().len() <= l as usize, "more than Limit records");
+        }
+        let empty = r.records().is_empty();
+        records.extend(r.records().iter().cloned());
+        match r.next_shard_iterator() {
+            None => {
+                assert!(
+                    !r.child_shards().is_empty(),
+                    "a closed shard's end names its children"
+                );
+                return ShardRead {
+                    records,
+                    children: Some(r.child_shards().to_vec()),
+                };
+            }
+            Some(next) => {
+                assert!(
+                    r.child_shards().is_empty(),
+                    "ChildShards only at the end of a shard"
+                );
+                if empty {
+                    return ShardRead {
+                        records,
+                        children: None,
+                    };
+                }
+                it = next.to_owned();
+            }
+        }
+    }
+    panic!("the shard did not end within 10,000 calls");
+}

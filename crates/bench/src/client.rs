@@ -4,7 +4,7 @@
 //! `http://`, ALPN `h2` on `https://`), so a benchmark worker owns its connection and pays no
 //! pool bookkeeping. Request bodies are [`Prepared`] once (bytes, target header, and with
 //! credentials their SHA-256) and sent many times; with credentials each request is signed
-//! with SigV4 by `shardline_server::auth::Signer`, otherwise it is sent unsigned (what
+//! with SigV4 by `shardline_wire::sigv4::Signer`, otherwise it is sent unsigned (what
 //! shardline accepts unless it runs with `--auth sigv4`). A SigV4 signature depends only on
 //! the request and its `X-Amz-Date`, which has one-second resolution, so a prepared body's
 //! signed headers are kept for the second they were made in: a body sent many times a second
@@ -26,7 +26,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use parking_lot::Mutex;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde::de::DeserializeOwned;
-use shardline_server::auth::{RequestParts, Signer};
+use shardline_wire::sigv4::{sha256_hex, RequestParts, Signer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -273,8 +273,7 @@ impl Client {
     pub fn prepare(&self, operation: &str, body: impl Into<Bytes>) -> Prepared {
         let body = body.into();
         let sha256 = self.inner.credentials.as_ref().map(|_| {
-            HeaderValue::from_str(&shardline_server::auth::sha256_hex(&body))
-                .expect("hex is a valid header value")
+            HeaderValue::from_str(&sha256_hex(&body)).expect("hex is a valid header value")
         });
         Prepared {
             target: HeaderValue::from_str(&format!("{TARGET_PREFIX}{operation}"))

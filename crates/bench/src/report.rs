@@ -5,9 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use super::get::ReadResult;
-use super::put::LoadResult;
-use super::stats::{round3, ErrorTally, LatencySummary};
+use super::stats::{round3, ErrorTally, LatencySummary, LoadResult, ReadResult};
 use super::Common;
 
 /// Above this share of the client's own ceiling, the run is called client-bound.

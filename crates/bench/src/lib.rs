@@ -1,5 +1,7 @@
 //! `shardline bench`: load and latency benchmarks against any Kinesis endpoint (shardline or
-//! AWS, given credentials).
+//! AWS, given credentials). The `shardline` binary runs [`run`] with its command line; this
+//! crate is a client of the Kinesis API only (the wire crate's shapes and SigV4 signer), never
+//! of the server.
 //!
 //! - `put`: write throughput with PutRecords or PutRecord (`put.rs`);
 //! - `get`: read a stream back with GetRecords from every shard (`get.rs`);
@@ -13,7 +15,6 @@
 mod client;
 mod control;
 mod e2e;
-mod eventstream;
 mod get;
 mod mock;
 mod put;

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use super::client::{CallError, Client, Conn};
 use super::control;
 use super::report::{self, Ceiling, GetReport};
-use super::stats::{bump, load, Counters, ErrorTally, Latency};
+use super::stats::{bump, load, Counters, ReadResult};
 use super::{mock, parse_duration, Common, Progress};
 
 #[derive(Args, Debug)]
@@ -36,35 +36,6 @@ pub struct GetArgs {
     /// ("0" skips it).
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
     pub measure_client: Duration,
-}
-
-/// The totals of reading.
-#[derive(Default)]
-pub struct ReadResult {
-    pub elapsed: Duration,
-    pub requests: u64,
-    /// Answers that carried at least one record.
-    pub non_empty: u64,
-    pub records: u64,
-    pub bytes: u64,
-    pub throttled: u64,
-    pub errors: ErrorTally,
-    pub latency: Latency,
-    /// Shards read to their end within the time bound.
-    pub caught_up: u64,
-}
-
-impl ReadResult {
-    fn merge(&mut self, o: ReadResult) {
-        self.requests += o.requests;
-        self.non_empty += o.non_empty;
-        self.records += o.records;
-        self.bytes += o.bytes;
-        self.throttled += o.throttled;
-        self.errors.merge(&o.errors);
-        self.latency.merge(&o.latency);
-        self.caught_up += o.caught_up;
-    }
 }
 
 #[derive(Deserialize)]

@@ -27,10 +27,10 @@ use tokio::time::Instant;
 
 use super::client::{CallError, Client, Conn};
 use super::control;
-use super::eventstream::{Decoder, Message};
 use super::report::{self, E2eReport, E2eSettings, PathReport};
 use super::stats::{load, ErrorTally, Latency};
 use super::{parse_duration, Common, Progress};
+use shardline_wire::eventstream::{Decoder, Message};
 
 const MAGIC: &[u8; 8] = b"SLBENCH1";
 /// Magic, run id, sequence, send time.

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use super::client::{Client, Prepared};
 use super::report::{self, Ceiling, PutReport, PutSettings};
-use super::stats::{bump, load, Counters, ErrorTally, Latency};
+use super::stats::{bump, load, Counters, LoadResult};
 use super::{mock, parse_duration, Common, Progress};
 
 /// Longest a prepared set of bodies may take in memory.
@@ -93,31 +93,6 @@ pub struct Workload {
 pub enum Stop {
     After(Duration),
     Requests(u64),
-}
-
-/// The totals of a load run.
-#[derive(Default)]
-pub struct LoadResult {
-    pub elapsed: Duration,
-    pub requests: u64,
-    pub records: u64,
-    pub bytes: u64,
-    pub failed_records: u64,
-    pub failed_codes: ErrorTally,
-    pub errors: ErrorTally,
-    pub latency: Latency,
-}
-
-impl LoadResult {
-    fn merge(&mut self, o: LoadResult) {
-        self.requests += o.requests;
-        self.records += o.records;
-        self.bytes += o.bytes;
-        self.failed_records += o.failed_records;
-        self.failed_codes.merge(&o.failed_codes);
-        self.errors.merge(&o.errors);
-        self.latency.merge(&o.latency);
-    }
 }
 
 pub async fn run(args: PutArgs) -> anyhow::Result<()> {
@@ -495,7 +470,7 @@ fn canned_put_answer(api: Api, n: u64) -> Bytes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::client::Options;
+    use crate::client::Options;
 
     fn client() -> Client {
         Client::new(&Options {

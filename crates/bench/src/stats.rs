@@ -117,6 +117,60 @@ impl ErrorTally {
     }
 }
 
+/// The totals of a load run.
+#[derive(Default)]
+pub struct LoadResult {
+    pub elapsed: Duration,
+    pub requests: u64,
+    pub records: u64,
+    pub bytes: u64,
+    pub failed_records: u64,
+    pub failed_codes: ErrorTally,
+    pub errors: ErrorTally,
+    pub latency: Latency,
+}
+
+impl LoadResult {
+    pub fn merge(&mut self, o: LoadResult) {
+        self.requests += o.requests;
+        self.records += o.records;
+        self.bytes += o.bytes;
+        self.failed_records += o.failed_records;
+        self.failed_codes.merge(&o.failed_codes);
+        self.errors.merge(&o.errors);
+        self.latency.merge(&o.latency);
+    }
+}
+
+/// The totals of reading.
+#[derive(Default)]
+pub struct ReadResult {
+    pub elapsed: Duration,
+    pub requests: u64,
+    /// Answers that carried at least one record.
+    pub non_empty: u64,
+    pub records: u64,
+    pub bytes: u64,
+    pub throttled: u64,
+    pub errors: ErrorTally,
+    pub latency: Latency,
+    /// Shards read to their end within the time bound.
+    pub caught_up: u64,
+}
+
+impl ReadResult {
+    pub fn merge(&mut self, o: ReadResult) {
+        self.requests += o.requests;
+        self.non_empty += o.non_empty;
+        self.records += o.records;
+        self.bytes += o.bytes;
+        self.throttled += o.throttled;
+        self.errors.merge(&o.errors);
+        self.latency.merge(&o.latency);
+        self.caught_up += o.caught_up;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
