@@ -1,5 +1,5 @@
 use shardline_log::LogError;
-use shardline_wire::ApiError;
+use shardline_wire::{ApiError, ErrorCode, Operation};
 
 /// Errors of the engine: a Kinesis error decided here, or a storage failure below.
 #[derive(Debug, thiserror::Error)]
@@ -23,8 +23,29 @@ impl EngineError {
     /// The error the client sees. Failures below the engine become InternalFailure; this is
     /// the one place where that happens, and where they are logged.
     pub fn into_api_error(self) -> ApiError {
+        self.into_api_error_for(None)
+    }
+
+    /// [`EngineError::into_api_error`] for a call of `operation`: a server short of file
+    /// descriptors answers the throttling error of that operation, which SDKs retry (the
+    /// data path's ProvisionedThroughputExceededException, else LimitExceededException).
+    pub fn into_api_error_for(self, operation: impl Into<Option<Operation>>) -> ApiError {
         match self {
             EngineError::Kinesis(e) => e,
+            EngineError::Storage(LogError::OutOfFiles) => {
+                tracing::warn!("a request found the server out of file descriptors");
+                let code = match operation.into() {
+                    Some(
+                        Operation::PutRecord
+                        | Operation::PutRecords
+                        | Operation::GetRecords
+                        | Operation::GetShardIterator
+                        | Operation::SubscribeToShard,
+                    ) => ErrorCode::ProvisionedThroughputExceeded,
+                    _ => ErrorCode::LimitExceeded,
+                };
+                ApiError::new(code, OUT_OF_FILES)
+            }
             other => {
                 tracing::error!(error = %other, "request failed inside shardline");
                 ApiError::internal()
@@ -32,5 +53,9 @@ impl EngineError {
         }
     }
 }
+
+/// What a client is told when the server is short of file descriptors.
+pub const OUT_OF_FILES: &str =
+    "The server is short of file descriptors right now; retry the request.";
 
 pub type Result<T, E = EngineError> = std::result::Result<T, E>;

@@ -13,7 +13,7 @@ use shardline_wire::validate::{Shown, Violations};
 use shardline_wire::{ApiError, ErrorCode};
 
 use crate::catalog::{Stream, StreamRef};
-use crate::error::{EngineError, Result};
+use crate::error::{EngineError, Result, OUT_OF_FILES};
 use crate::hashkey::{hash_partition_keys, parse_hash_key};
 use crate::limits::rate_exceeded;
 use crate::metrics::{self, Enhanced};
@@ -156,11 +156,21 @@ impl Engine {
                     }
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, shard = shard.id(), "append failed");
+                    // Short of descriptors: the entries are throttled (retried by SDKs and the
+                    // KPL); anything else is the service's failure.
+                    let (code, message) = match e {
+                        LogError::OutOfFiles => {
+                            ("ProvisionedThroughputExceededException", OUT_OF_FILES)
+                        }
+                        e => {
+                            tracing::error!(error = %e, shard = shard.id(), "append failed");
+                            ("InternalFailure", "Internal service failure.")
+                        }
+                    };
                     for &i in &members {
                         failed += 1;
-                        results[i].error_code = Some("InternalFailure".into());
-                        results[i].error_message = Some("Internal service failure.".into());
+                        results[i].error_code = Some(code.into());
+                        results[i].error_message = Some(message.into());
                     }
                 }
             }

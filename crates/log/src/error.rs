@@ -15,6 +15,10 @@ pub enum LogError {
     Corrupt { what: String, detail: String },
     #[error("storage is shut down")]
     Closed,
+    /// The process ran out of file descriptors, even after closing cached segment files: a
+    /// retry may well succeed once connections or files close.
+    #[error("out of file descriptors")]
+    OutOfFiles,
     #[error("storage I/O failed: {0}")]
     Io(#[from] io::Error),
 }
@@ -34,6 +38,7 @@ impl Clone for LogError {
                 detail: detail.clone(),
             },
             LogError::Closed => LogError::Closed,
+            LogError::OutOfFiles => LogError::OutOfFiles,
             LogError::Io(e) => LogError::Io(io::Error::new(e.kind(), e.to_string())),
         }
     }

@@ -28,8 +28,9 @@ pub async fn call(
     body: &[u8],
 ) -> Result<Reply, ApiError> {
     let e = &*shared.engine;
-    e.admit(c).map_err(EngineError::into_api_error)?;
-    let body = (codec, body);
+    e.admit(c)
+        .map_err(|err| err.into_api_error_for(c.operation))?;
+    let body = (codec, body, c.operation);
     match c.operation {
         Operation::CreateStream => empty(body, |i| e.create_stream(c, i)),
         Operation::DeleteStream => empty(body, |i| e.delete_stream(c, i)),
@@ -46,14 +47,14 @@ pub async fn call(
             let out = e
                 .put_records(c, input)
                 .await
-                .map_err(EngineError::into_api_error)?;
+                .map_err(|err| err.into_api_error_for(c.operation))?;
             Ok(Reply::Body(body.0.encode_put_records(&out)))
         }
         Operation::GetShardIterator => sync(body, |i| e.get_shard_iterator(c, i)),
         Operation::GetRecords => {
             let out = e
                 .get_records(c, decode(body)?)
-                .map_err(EngineError::into_api_error)?;
+                .map_err(|err| err.into_api_error_for(c.operation))?;
             Ok(Reply::Body(body.0.encode_get_records(&out)))
         }
         Operation::RegisterStreamConsumer => sync(body, |i| e.register_stream_consumer(c, i)),
@@ -106,16 +107,18 @@ pub async fn call(
             let input: SubscribeToShardInput = decode(body)?;
             let sub = e
                 .subscribe_to_shard(c, input)
-                .map_err(EngineError::into_api_error)?;
+                .map_err(|err| err.into_api_error_for(c.operation))?;
             Ok(Reply::Subscription(sub))
         }
     }
 }
 
 /// A request body and the codec it is written in.
-type Request<'a> = (Codec, &'a [u8]);
+/// A call's codec, body and operation (the operation picks the error a failure is answered
+/// with).
+type Request<'a> = (Codec, &'a [u8], Operation);
 
-fn decode<I: DeserializeOwned + Validate>((codec, body): Request<'_>) -> Result<I, ApiError> {
+fn decode<I: DeserializeOwned + Validate>((codec, body, _): Request<'_>) -> Result<I, ApiError> {
     let input: I = codec.decode(body)?;
     input.validate()?;
     Ok(input)
@@ -129,7 +132,7 @@ where
     I: DeserializeOwned + Validate,
     O: Serialize,
 {
-    let out = f(decode(body)?).map_err(EngineError::into_api_error)?;
+    let out = f(decode(body)?).map_err(|err| err.into_api_error_for(body.2))?;
     Ok(Reply::Body(body.0.encode(&out)))
 }
 
@@ -140,7 +143,7 @@ fn empty<I>(
 where
     I: DeserializeOwned + Validate,
 {
-    f(decode(body)?).map_err(EngineError::into_api_error)?;
+    f(decode(body)?).map_err(|err| err.into_api_error_for(body.2))?;
     Ok(Reply::Empty)
 }
 
@@ -152,6 +155,6 @@ where
 {
     let out = f(decode(body)?)
         .await
-        .map_err(EngineError::into_api_error)?;
+        .map_err(|err| err.into_api_error_for(body.2))?;
     Ok(Reply::Body(body.0.encode(&out)))
 }

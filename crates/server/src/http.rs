@@ -41,6 +41,11 @@ pub enum Role {
     Metrics,
 }
 
+/// How long the accept loop waits after a failed accept (out of descriptors, say), doubling while
+/// failures go on.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
 /// How long a client may take to finish the TLS handshake.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -64,9 +69,18 @@ pub async fn serve(
     let graceful = Arc::new(GracefulShutdown::new());
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let mut loops = Vec::new();
+    // Connections held at once, across listeners: each holds a descriptor, and the storage's
+    // files must find some free.
+    let connections = Arc::new(tokio::sync::Semaphore::new(
+        shared
+            .config
+            .max_connections
+            .min(tokio::sync::Semaphore::MAX_PERMITS),
+    ));
     for listener in listeners {
         loops.push(tokio::spawn(accept_loop(
             listener,
+            connections.clone(),
             shared.clone(),
             builder.clone(),
             graceful.clone(),
@@ -94,19 +108,37 @@ pub async fn serve(
 
 async fn accept_loop(
     listener: Listener,
+    connections: Arc<tokio::sync::Semaphore>,
     shared: Arc<Shared>,
     builder: auto::Builder<TokioExecutor>,
     graceful: Arc<GracefulShutdown>,
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
+        // An API connection waits for a place (its descriptor) before it is accepted; past the
+        // budget, clients wait in the listen backlog. The metrics listener needs no place.
+        let permit = match listener.role {
+            Role::Api => tokio::select! {
+                permit = connections.clone().acquire_owned() => match permit {
+                    Ok(p) => Some(p),
+                    Err(_) => return,
+                },
+                _ = stopped.changed() => return,
+            },
+            Role::Metrics => None,
+        };
         let stream = tokio::select! {
             accepted = listener.tcp.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok((stream, _)) => {
+                    backoff = ACCEPT_BACKOFF_MIN;
+                    stream
+                }
                 Err(e) => {
                     // Out of file descriptors and the like: back off and keep serving.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    tracing::warn!(error = %e, retry_in = ?backoff, "accept failed");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                     continue;
                 }
             },
@@ -119,6 +151,7 @@ async fn accept_loop(
         let tls = listener.tls.clone();
         let role = listener.role;
         tokio::spawn(async move {
+            let _permit = permit;
             let service = service_fn(move |req| {
                 let shared = shared.clone();
                 async move { Ok::<_, Infallible>(handle(&shared, role, req).await) }

@@ -38,6 +38,8 @@ pub struct ServerConfig {
     pub faults: Vec<faults::FaultSpec>,
     /// Who may read `GET /metrics` on the API listeners.
     pub metrics_access: MetricsAccess,
+    /// API connections held at once (each holds a descriptor); more wait to be accepted.
+    pub max_connections: usize,
 }
 
 /// Who may read `GET /metrics` on an API listener (a [`Role::Metrics`] listener always serves
@@ -65,6 +67,7 @@ impl Default for ServerConfig {
             subscription_heartbeat: Duration::from_secs(1),
             faults: Vec::new(),
             metrics_access: MetricsAccess::Open,
+            max_connections: 10_000,
         }
     }
 }

@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use shardline_engine::{Step, Subscription};
 use shardline_wire::shapes::SubscribeToShardEvent;
-use shardline_wire::{eventstream, ApiError};
+use shardline_wire::{eventstream, ApiError, Operation};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -87,7 +87,11 @@ async fn session(shared: Arc<Shared>, mut sub: Subscription, tx: mpsc::Sender<By
                 (!event.records.is_empty() || due).then(|| event_frame(&event))
             }
             Err(e) => {
-                let _ = tx.send(exception_frame(&e.into_api_error())).await;
+                let _ = tx
+                    .send(exception_frame(
+                        &e.into_api_error_for(Operation::SubscribeToShard),
+                    ))
+                    .await;
                 return;
             }
         };

@@ -27,6 +27,16 @@ pub fn run(s: Settings) -> anyhow::Result<()> {
 }
 
 async fn serve(s: Settings) -> anyhow::Result<()> {
+    let (descriptors, max_open_files) = open_file_budget(s.max_open_files);
+    // What the segment files and the server's own files (journal, spares, listeners, runtime,
+    // standard streams) leave for connections.
+    let reserved = if s.in_memory {
+        0
+    } else {
+        max_open_files as u64
+    } + 64;
+    let max_connections =
+        usize::try_from(descriptors.saturating_sub(reserved).max(16)).unwrap_or(usize::MAX);
     let storage: Arc<dyn Storage> = if s.in_memory {
         Arc::new(MemoryStorage::new())
     } else {
@@ -36,6 +46,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
             DurabilityArg::Relaxed => Durability::Relaxed,
         };
         options.segment_bytes = s.segment_bytes;
+        options.max_open_files = max_open_files;
         Arc::new(
             DiskStorage::open(options)
                 .with_context(|| format!("opening data directory {}", s.data_dir.display()))?,
@@ -149,6 +160,14 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     if let Some(tls_addr) = tls_addr {
         println!("shardline listening on https://{tls_addr} (HTTP/1.1 and HTTP/2)");
     }
+    println!(
+        "  descriptors: limit {descriptors}; up to {max_connections} connections{}",
+        if s.in_memory {
+            String::new()
+        } else {
+            format!(" and {max_open_files} segment files open")
+        }
+    );
     if let Some(metrics) = metrics_note {
         println!("shardline metrics on http://{metrics}/metrics (every account's; loopback)");
     }
@@ -176,6 +195,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
             subscription_lifetime: Duration::from_secs(s.subscription_secs.max(1)),
             faults: s.faults.clone(),
             metrics_access,
+            max_connections,
             ..ServerConfig::default()
         },
         shutdown_signal(),
@@ -184,6 +204,22 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     housekeeping.abort();
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Raises the soft descriptor limit to the hard one (as most servers do) and sizes the segment
+/// file cache from it: half the limit, leaving the other half to connections, journal files and
+/// listeners, at most 65,536, unless `--max-open-files` says otherwise. Returns the limit and
+/// the cache's size.
+fn open_file_budget(explicit: Option<u64>) -> (u64, usize) {
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read or raise the open-file limit; assuming 1024");
+            1024
+        }
+    };
+    let budget = explicit.unwrap_or_else(|| (limit / 2).clamp(16, 65_536));
+    (limit, usize::try_from(budget).unwrap_or(usize::MAX))
 }
 
 /// Binds the metrics listener. A default address that is taken gives way to a free port;

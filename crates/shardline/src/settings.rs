@@ -86,6 +86,9 @@ pub struct ServeArgs {
     /// Size at which a shard's log segment is rolled, in bytes [default: 67108864]
     #[arg(long, env = "SHARDLINE_SEGMENT_BYTES")]
     pub segment_bytes: Option<u64>,
+    /// Segment files kept open at most [default: half the descriptor limit, at most 65536]
+    #[arg(long, env = "SHARDLINE_MAX_OPEN_FILES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_open_files: Option<u64>,
     /// How long a SubscribeToShard session lasts, in seconds [default: 300]
     #[arg(long, env = "SHARDLINE_SUBSCRIPTION_SECS")]
     pub subscription_secs: Option<u64>,
@@ -169,6 +172,7 @@ struct FileSettings {
     iterator_ttl_secs: Option<u64>,
     shard_limit: Option<u32>,
     segment_bytes: Option<u64>,
+    max_open_files: Option<u64>,
     subscription_secs: Option<u64>,
     housekeeping_ms: Option<u64>,
     test_clock: Option<bool>,
@@ -211,6 +215,8 @@ pub struct Settings {
     pub iterator_ttl_secs: u64,
     pub shard_limit: u32,
     pub segment_bytes: u64,
+    /// `None`: sized from the descriptor limit at start.
+    pub max_open_files: Option<u64>,
     pub subscription_secs: u64,
     pub housekeeping_ms: u64,
     pub test_clock: bool,
@@ -265,6 +271,7 @@ impl Settings {
                 .segment_bytes
                 .or(file.segment_bytes)
                 .unwrap_or(64 * 1024 * 1024),
+            max_open_files: args.max_open_files.or(file.max_open_files),
             subscription_secs: args
                 .subscription_secs
                 .or(file.subscription_secs)

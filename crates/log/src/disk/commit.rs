@@ -27,6 +27,7 @@
 
 use std::fs::File;
 use std::mem;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -38,15 +39,33 @@ use tokio::sync::oneshot;
 
 use std::sync::mpsc::Sender;
 
-use super::journal::{self, Background, Frame, Journal};
-use super::partition::Partition;
-use crate::{LogError, StartCommit};
+use super::checkpoint::{self, Background, SegmentHealth, CHECKPOINT_INTERVAL};
+use super::handles::SegmentKey;
+use super::journal::{Frame, Journal};
+use crate::{LogError, PartitionId, StartCommit};
+
+/// What the committer needs of the partition an append wrote to (the partition implements it;
+/// a request holds nothing more of it).
+pub(super) trait CommitTarget: SegmentHealth {
+    fn id(&self) -> PartitionId;
+    /// See `journal.rs`: frames of another incarnation of this id are not replayed into it.
+    fn incarnation(&self) -> u64;
+    /// The file holding entries up to `end` was fsynced (or failed to be): returns what the
+    /// append's waiter should see.
+    fn committed(
+        &self,
+        end: u64,
+        timestamp_ms: u64,
+        synced: Result<(), LogError>,
+    ) -> Result<(), LogError>;
+}
 
 /// Something to make durable.
 pub(super) struct CommitRequest {
-    /// The segment file the append wrote to.
-    pub file: Arc<File>,
-    pub partition: Arc<Partition>,
+    /// The segment the append wrote to, and its file.
+    pub segment: SegmentKey,
+    pub path: Arc<Path>,
+    pub partition: Arc<dyn CommitTarget>,
     pub first_offset: u64,
     /// The append's records as written to the segment.
     pub records: Bytes,
@@ -129,7 +148,7 @@ impl Committer {
         let (background, queue) = std::sync::mpsc::channel();
         let checkpointer = std::thread::Builder::new()
             .name("shardline-log-checkpoint".into())
-            .spawn(move || journal::run_background(queue))?;
+            .spawn(move || checkpoint::run_background(queue))?;
         let for_thread = Arc::clone(&shared);
         let checkpoints = background.clone();
         let thread = std::thread::Builder::new()
@@ -174,7 +193,7 @@ impl Committer {
 
     /// Has a segment's data written back early, off the commit path (not with a manual
     /// committer).
-    pub fn flush_in_background(&self, file: Arc<File>, partition: Arc<Partition>) {
+    pub fn flush_in_background(&self, file: Arc<File>, partition: Arc<dyn SegmentHealth>) {
         if let Some(background) = &self.background {
             let _ = background.send(Background::Flush(file, partition));
         }
@@ -264,9 +283,7 @@ fn run(shared: &Shared, checkpoints: &Sender<Background>) {
         {
             let mut queue = shared.queue.lock();
             if queue.pending.is_empty() && !queue.closed {
-                shared
-                    .wake
-                    .wait_for(&mut queue, journal::CHECKPOINT_INTERVAL);
+                shared.wake.wait_for(&mut queue, CHECKPOINT_INTERVAL);
             }
             if queue.pending.is_empty() && queue.closed {
                 return;
@@ -298,7 +315,7 @@ fn commit(batch: Vec<CommitRequest>, journal: &mut Journal) {
     drop(frames);
     if written.is_ok() {
         for request in &batch {
-            journal.mark_dirty(&request.file, &request.partition);
+            journal.mark_dirty(request.segment, &request.path, || request.partition.clone());
         }
     }
     for request in batch {

@@ -29,10 +29,14 @@ use std::fs;
 use std::io;
 use std::path::Path;
 
-use super::segment::SEGMENT_HEADER_LEN;
+use super::checked::Checked;
+use super::segment_file::SEGMENT_HEADER_LEN;
 
-const MAGIC: &[u8; 4] = b"SLIX";
-const VERSION: u16 = 1;
+const FORMAT: Checked = Checked {
+    magic: b"SLIX",
+    version: 1,
+    version_len: 2,
+};
 const HEADER_LEN: usize = 48;
 const ENTRY_LEN: usize = 24;
 
@@ -101,9 +105,7 @@ pub(super) struct IndexFile {
 impl IndexFile {
     pub fn encode(&self) -> Vec<u8> {
         let entries = self.index.entries();
-        let mut buf = Vec::with_capacity(HEADER_LEN + entries.len() * ENTRY_LEN + 4);
-        buf.extend_from_slice(MAGIC);
-        buf.extend_from_slice(&VERSION.to_le_bytes());
+        let mut buf = FORMAT.begin(HEADER_LEN + entries.len() * ENTRY_LEN + 4);
         buf.extend_from_slice(&0u16.to_le_bytes());
         buf.extend_from_slice(&self.base.to_le_bytes());
         buf.extend_from_slice(&self.next.to_le_bytes());
@@ -116,30 +118,15 @@ impl IndexFile {
             buf.extend_from_slice(&e.pos.to_le_bytes());
             buf.extend_from_slice(&e.timestamp_ms.to_le_bytes());
         }
-        let crc = crc32fast::hash(&buf);
-        buf.extend_from_slice(&crc.to_le_bytes());
+        Checked::finish(&mut buf);
         buf
     }
 
     /// Decodes and validates an index for the segment with base offset `base` whose file is
     /// `seg_len` bytes long. `Err` explains why the index cannot be used.
     pub fn decode(bytes: &[u8], base: u64, seg_len: u64) -> Result<IndexFile, String> {
-        if bytes.len() < HEADER_LEN + 4 {
-            return Err(format!("too short ({} bytes)", bytes.len()));
-        }
-        let (body, crc) = bytes.split_at(bytes.len() - 4);
-        let stored = u32::from_le_bytes(crc.try_into().expect("4 bytes"));
-        if crc32fast::hash(body) != stored {
-            return Err("checksum mismatch".into());
-        }
+        let body = FORMAT.open(bytes, HEADER_LEN + 4)?;
         let u64_at = |at: usize| u64::from_le_bytes(body[at..at + 8].try_into().expect("8"));
-        if &body[0..4] != MAGIC {
-            return Err("bad magic".into());
-        }
-        let version = u16::from_le_bytes(body[4..6].try_into().expect("2 bytes"));
-        if version != VERSION {
-            return Err(format!("unknown version {version}"));
-        }
         let file = IndexFile {
             base: u64_at(8),
             next: u64_at(16),

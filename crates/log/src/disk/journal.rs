@@ -26,42 +26,24 @@
 //! * `incarnation` is the partition's (see `recovery::create`): a frame of a removed partition
 //!   never lands in a new partition that reused its id.
 //!
-//! **Checkpoint.** When the journal passes [`CHECKPOINT_BYTES`], or some time after the last
-//! write, the committer starts a new journal file and hands the older ones, with every segment
-//! file written since the last checkpoint, to the checkpoint thread, which fsyncs those
-//! segments and then deletes the older journal files. If a segment fsync fails, its partition
-//! is poisoned and journal files are kept from then on, for recovery to replay.
-//!
-//! **Recovery.** After the partitions are recovered from their segments, every journal file
-//! is replayed in order: a frame's records that are missing from the end of their partition
-//! (their page-cache copy in the segment was lost in a machine crash) are written back, and
-//! those the segment holds are written again in place, byte for byte the same (after a killed
-//! process or a failed writeback the page cache may hold them without the disk having them;
-//! rewriting makes the fsync that follows write them). A frame that is torn or unreadable ends
-//! its file; it was never acknowledged, though records of it that did reach a segment, or are
-//! intact in the torn frame, may be kept (as a torn segment tail's whole records are). Every
-//! written segment is then fsynced and only then are the journal files deleted, so a running
-//! server always starts with an empty journal.
+//! **Checkpoint** (`checkpoint.rs`): once the segments a journal file covers are fsynced, the
+//! file is recycled. **Replay** (`partition/replay.rs`): at open, the journal's frames restore
+//! what a crash took from the segments' ends.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::partition::Partition;
-use super::record::RecordReader;
+use super::checkpoint::{Checkpoint, SegmentHealth, CHECKPOINT_BYTES, CHECKPOINT_INTERVAL};
+use super::files::{create_rw, sync_dir};
+use super::handles::{Handles, SegmentKey};
 use super::spares::{parse_numbered_name, Spares, FILE_BYTES};
-use super::{create_rw, sync_dir};
 use crate::{LogError, PartitionId};
-
-/// Start a new journal file, and checkpoint, once the current one is this big.
-pub(super) const CHECKPOINT_BYTES: u64 = 128 << 20;
-/// Checkpoint anyway this long after the last one if segments were written since.
-pub(super) const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(10);
 
 const FRAME_HEADER_LEN: usize = 40;
 /// While writing to a file that is not pre-written, prepare a spare once this much was written
@@ -72,12 +54,12 @@ pub(super) fn journal_dir(root: &Path) -> PathBuf {
     root.join("journal")
 }
 
-fn journal_path(dir: &Path, seq: u64) -> PathBuf {
+pub(super) fn journal_path(dir: &Path, seq: u64) -> PathBuf {
     dir.join(format!("{seq:020}.wal"))
 }
 
 /// Journal files in `dir`, oldest first.
-fn journal_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
+pub(super) fn journal_files(dir: &Path) -> io::Result<Vec<(u64, PathBuf)>> {
     let mut files = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -136,9 +118,11 @@ pub(super) struct Journal {
     spares: Arc<Spares>,
     /// Earlier journal files, handed to the next checkpoint.
     older: Vec<PathBuf>,
-    /// Segment files written since the last checkpoint, with their partition.
-    /// Keyed by the address of the `Arc<File>`'s file (identity, not content).
-    dirty: HashMap<usize, (Arc<File>, Arc<Partition>)>,
+    /// Segments written since the last checkpoint, with their files and partitions. Their
+    /// files are not held open: a checkpoint opens the ones the handle cache no longer has.
+    dirty: HashMap<SegmentKey, (Arc<Path>, Arc<dyn SegmentHealth>)>,
+    /// The storage's open segment files.
+    handles: Arc<Handles>,
     /// Set once a checkpoint found a segment whose durability is in doubt: from then on no
     /// journal file is deleted, so the next open replays (and rewrites) everything.
     failed: Arc<AtomicBool>,
@@ -148,7 +132,12 @@ pub(super) struct Journal {
 
 impl Journal {
     /// Starts a fresh journal file in `dir` numbered after `seq_floor`.
-    pub fn create(dir: &Path, seq_floor: u64, spares: Arc<Spares>) -> Result<Journal, LogError> {
+    pub fn create(
+        dir: &Path,
+        seq_floor: u64,
+        spares: Arc<Spares>,
+        handles: Arc<Handles>,
+    ) -> Result<Journal, LogError> {
         let seq = seq_floor + 1;
         let (file, prewritten) = open_file(dir, seq, &spares)?;
         Ok(Journal {
@@ -161,6 +150,7 @@ impl Journal {
             spares,
             older: Vec::new(),
             dirty: HashMap::new(),
+            handles,
             failed: Arc::new(AtomicBool::new(false)),
             last_checkpoint: Instant::now(),
             buf: Vec::new(),
@@ -215,11 +205,17 @@ impl Journal {
         }
     }
 
-    /// Notes a segment file written by a journaled append.
-    pub fn mark_dirty(&mut self, file: &Arc<File>, partition: &Arc<Partition>) {
+    /// Notes a segment written by a journaled append (`partition` is asked for only the first
+    /// time the segment is noted).
+    pub fn mark_dirty(
+        &mut self,
+        segment: SegmentKey,
+        path: &Arc<Path>,
+        partition: impl FnOnce() -> Arc<dyn SegmentHealth>,
+    ) {
         self.dirty
-            .entry(Arc::as_ptr(file) as usize)
-            .or_insert_with(|| (Arc::clone(file), Arc::clone(partition)));
+            .entry(segment)
+            .or_insert_with(|| (Arc::clone(path), partition()));
     }
 
     pub fn checkpoint_due(&self) -> bool {
@@ -242,7 +238,8 @@ impl Journal {
             failed: Arc::clone(&self.failed),
             dir: self.dir.clone(),
             spares: Arc::clone(&self.spares),
-            dirty: self.dirty.drain().map(|(_, v)| v).collect(),
+            handles: Arc::clone(&self.handles),
+            dirty: self.dirty.drain().map(|(k, (p, h))| (k, p, h)).collect(),
             older: std::mem::take(&mut self.older),
         })
     }
@@ -270,83 +267,6 @@ impl Journal {
     }
 }
 
-/// The second half of a checkpoint, which may run on another thread while commits go on:
-/// fsync the segment files the older journal files cover, then delete those files.
-pub(super) struct Checkpoint {
-    failed: Arc<AtomicBool>,
-    dir: PathBuf,
-    spares: Arc<Spares>,
-    dirty: Vec<(Arc<File>, Arc<Partition>)>,
-    older: Vec<PathBuf>,
-}
-
-impl Checkpoint {
-    /// Fsyncs the segments, then deletes the older journal files unless some partition's
-    /// durability is in doubt: a failed fsync here, or an earlier failure of its own (Linux
-    /// reports a writeback error once, so a later fsync of the same file can succeed without
-    /// the lost pages). Then the journal is kept, now and from then on, for the next open.
-    pub fn run(self) {
-        let mut ok = !self.failed.load(Ordering::SeqCst);
-        for (file, partition) in &self.dirty {
-            if let Err(err) = file.sync_data() {
-                partition.segment_sync_failed(&LogError::Io(err));
-            }
-            if partition.segment_in_doubt() {
-                ok = false;
-            }
-        }
-        if !ok {
-            if !self.failed.swap(true, Ordering::SeqCst) {
-                tracing::error!(
-                    "a segment's durability is in doubt; keeping the journal for the next open"
-                );
-            }
-            return;
-        }
-        if self.older.is_empty() {
-            return;
-        }
-        for path in &self.older {
-            if let Err(err) = self.spares.recycle(path) {
-                tracing::warn!(path = %path.display(), error = %err, "could not recycle journal file");
-            }
-        }
-        if let Err(err) = sync_dir(&self.dir) {
-            tracing::warn!(error = %err, "could not sync the journal directory");
-        }
-    }
-}
-
-/// Segment fsyncs that are off the commit path.
-pub(super) enum Background {
-    Checkpoint(Checkpoint),
-    /// Write back an active segment's data early, so the fsync that seals it (under the
-    /// partition's lock, holding up its appends) has little left to write.
-    Flush(Arc<File>, Arc<Partition>),
-}
-
-impl Background {
-    pub fn run(self) {
-        match self {
-            Background::Checkpoint(checkpoint) => checkpoint.run(),
-            Background::Flush(file, partition) => {
-                if let Err(err) = file.sync_data() {
-                    // The error is reported once: later fsyncs of this file may "succeed".
-                    partition.segment_sync_failed(&LogError::Io(err));
-                }
-            }
-        }
-    }
-}
-
-/// Runs background work in order on its own thread, so a slow segment fsync never holds up a
-/// group commit.
-pub(super) fn run_background(queue: std::sync::mpsc::Receiver<Background>) {
-    for work in queue {
-        work.run();
-    }
-}
-
 /// Opens journal file `seq`: a spare renamed into place if one is ready, else a new file.
 /// Returns whether it is pre-written.
 fn open_file(dir: &Path, seq: u64, spares: &Spares) -> Result<(File, bool), LogError> {
@@ -359,79 +279,43 @@ fn open_file(dir: &Path, seq: u64, spares: &Spares) -> Result<(File, bool), LogE
     Ok((file, prewritten))
 }
 
-/// Replays every journal file in `dir` into `partitions` (see the module doc), makes the result
-/// durable and deletes the files. Returns the highest journal number seen, for
-/// [`Journal::create`].
-pub(super) fn replay(
-    dir: &Path,
-    partitions: &HashMap<PartitionId, Arc<Partition>>,
-    index_interval: u64,
-    spares: &Spares,
-) -> Result<u64, LogError> {
-    let files = journal_files(dir)?;
-    let mut restored: HashMap<PartitionId, u64> = HashMap::new();
-    let mut written: HashMap<usize, Arc<File>> = HashMap::new();
-    for (seq, path) in &files {
-        let file = File::open(path)?;
-        let len = file.metadata()?.len();
-        let mut pos = 0u64;
-        while pos + FRAME_HEADER_LEN as u64 <= len {
-            let mut h = [0u8; FRAME_HEADER_LEN];
-            file.read_exact_at(&mut h, pos)?;
-            let body_len = u64::from(u32_at(&h, 0));
-            if u32_at(&h, 4) != header_crc(&h)
-                || body_len < (FRAME_HEADER_LEN - 8) as u64
-                || pos + 8 + body_len > len
-            {
-                break;
-            }
-            if u64_at(&h, 8) != *seq {
-                break; // an older use of a recycled file
-            }
-            let id = u64_at(&h, 16);
-            let incarnation = u64_at(&h, 24);
-            let first_offset = u64_at(&h, 32);
-            let end = pos + 8 + body_len;
-            let records_start = pos + FRAME_HEADER_LEN as u64;
-            let frame_ok = match partitions.get(&id) {
-                Some(p) if p.incarnation() == incarnation => {
-                    let mut reader =
-                        RecordReader::new(&file, records_start, end, first_offset, 1 << 20);
-                    let replayed = p.replay(&mut reader, index_interval)?;
-                    *restored.entry(id).or_default() += replayed.restored;
-                    for file in replayed.files {
-                        written.entry(Arc::as_ptr(&file) as usize).or_insert(file);
-                    }
-                    // Records that stop short of the frame's end mean a torn frame.
-                    reader.pos() == end
-                }
-                _ => true,
-            };
-            if !frame_ok {
-                break;
-            }
-            pos = end;
-        }
-        if pos < len {
-            tracing::info!(
-                file = %path.display(),
-                at = pos,
-                "journal ends with a torn or unreadable frame (never acknowledged)"
-            );
-        }
+/// A frame's header, as replay reads it back.
+pub(super) struct FrameHeader {
+    /// The number of the journal file the frame was written to.
+    pub seq: u64,
+    pub partition: PartitionId,
+    pub incarnation: u64,
+    pub first_offset: u64,
+    /// Where the frame's records start and end in the file.
+    pub records: std::ops::Range<u64>,
+}
+
+/// The header of the frame at `pos` in a journal file `len` bytes long; `None` if no whole,
+/// intact header is there (a file's frames end at the first such place).
+pub(super) fn read_frame_header(
+    file: &File,
+    pos: u64,
+    len: u64,
+) -> io::Result<Option<FrameHeader>> {
+    if pos + FRAME_HEADER_LEN as u64 > len {
+        return Ok(None);
     }
-    // Only once every journaled record is durable in its segment may the journal go.
-    for file in written.values() {
-        file.sync_data()?;
+    let mut h = [0u8; FRAME_HEADER_LEN];
+    file.read_exact_at(&mut h, pos)?;
+    let body_len = u64::from(u32_at(&h, 0));
+    if u32_at(&h, 4) != header_crc(&h)
+        || body_len < (FRAME_HEADER_LEN - 8) as u64
+        || pos + 8 + body_len > len
+    {
+        return Ok(None);
     }
-    for (id, count) in restored.iter().filter(|(_, n)| **n > 0) {
-        tracing::info!(partition = id, records = count, "restored from the journal");
-    }
-    for (_, path) in &files {
-        spares.recycle(path)?;
-    }
-    sync_dir(dir)?;
-    Ok(files.last().map_or(0, |(seq, _)| *seq))
+    Ok(Some(FrameHeader {
+        seq: u64_at(&h, 8),
+        partition: u64_at(&h, 16),
+        incarnation: u64_at(&h, 24),
+        first_offset: u64_at(&h, 32),
+        records: pos + FRAME_HEADER_LEN as u64..pos + 8 + body_len,
+    }))
 }
 
 fn u32_at(h: &[u8], at: usize) -> u32 {
@@ -450,7 +334,7 @@ fn u64_at(h: &[u8], at: usize) -> u64 {
 mod tests {
     use super::super::commit::Committer;
     use super::super::record;
-    use super::super::segment::{segment_path, SEGMENT_HEADER_LEN};
+    use super::super::segment_file::{segment_path, SEGMENT_HEADER_LEN};
     use super::super::{DiskOptions, DiskStorage};
     use super::*;
     use crate::Storage;

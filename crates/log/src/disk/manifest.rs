@@ -20,11 +20,15 @@ use std::path::{Path, PathBuf};
 
 use parking_lot::Mutex;
 
-use super::sync_dir;
+use super::checked::Checked;
+use super::files::sync_dir;
 use crate::LogError;
 
-const MAGIC: &[u8; 4] = b"SLMF";
-const VERSION: u32 = 1;
+const FORMAT: Checked = Checked {
+    magic: b"SLMF",
+    version: 1,
+    version_len: 4,
+};
 const HEADER_LEN: usize = 16;
 
 pub(super) struct Manifest {
@@ -78,32 +82,15 @@ impl Manifest {
 }
 
 fn encode(payload: &[u8]) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(HEADER_LEN + payload.len() + 4);
-    buf.extend_from_slice(MAGIC);
-    buf.extend_from_slice(&VERSION.to_le_bytes());
+    let mut buf = FORMAT.begin(HEADER_LEN + payload.len() + 4);
     buf.extend_from_slice(&(payload.len() as u64).to_le_bytes());
     buf.extend_from_slice(payload);
-    let crc = crc32fast::hash(&buf);
-    buf.extend_from_slice(&crc.to_le_bytes());
+    Checked::finish(&mut buf);
     buf
 }
 
 fn decode(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    if bytes.len() < HEADER_LEN + 4 {
-        return Err(format!("too short ({} bytes)", bytes.len()));
-    }
-    let (body, crc) = bytes.split_at(bytes.len() - 4);
-    let stored = u32::from_le_bytes(crc.try_into().expect("4 bytes"));
-    if crc32fast::hash(body) != stored {
-        return Err("checksum mismatch".into());
-    }
-    if &body[0..4] != MAGIC {
-        return Err("bad magic".into());
-    }
-    let version = u32::from_le_bytes(body[4..8].try_into().expect("4 bytes"));
-    if version != VERSION {
-        return Err(format!("unknown version {version}"));
-    }
+    let body = FORMAT.open(bytes, HEADER_LEN + 4)?;
     let len = u64::from_le_bytes(body[8..16].try_into().expect("8 bytes"));
     if len != (body.len() - HEADER_LEN) as u64 {
         return Err(format!(

@@ -27,16 +27,18 @@
 //!   fsynced, its index written to `.idx`, and a new active segment created (directory
 //!   fsynced).
 //!
-//! # Durability (`commit.rs`)
+//! # Durability (`commit.rs`, `journal.rs`, `checkpoint.rs`)
 //!
-//! An append writes all its records with one `pwrite` under the partition lock, then hands them
-//! to the group-commit thread, which appends everything queued to the journal and fsyncs it
-//! once per batch (segments are fsynced when sealed and at journal checkpoints). With
-//! [`Durability::Strict`] entries become visible to readers, and the append's
-//! [`Durable`](crate::Durable) resolves, only after that fsync. With [`Durability::Relaxed`]
-//! they are visible immediately and the fsync happens in the background. A failed write is
-//! undone (file truncated back), so e.g. a full disk fails the append cleanly. A failed fsync
-//! fails the waiting appends and makes the partition refuse further appends until reopened.
+//! An append writes all its records with one `pwrite` under the partition lock and queues them
+//! for a group commit, which appends everything queued to the shared journal with one write
+//! and one `fdatasync` (segments are fsynced when sealed and at journal checkpoints). A strict
+//! append's commit starts when its caller first waits on its [`Durable`](crate::Durable): on
+//! the committer thread, or on the waiting thread itself when no commit ended in the last
+//! millisecond. With [`Durability::Strict`] entries become visible to readers, and the
+//! append's `Durable` resolves, only after that fsync. With [`Durability::Relaxed`] they are
+//! visible immediately and the fsync happens in the background. A failed write is undone
+//! (file truncated back), so e.g. a full disk fails the append cleanly. A failed fsync fails
+//! the waiting appends and makes the partition refuse further appends until reopened.
 //!
 //! # Recovery (`recovery.rs`)
 //!
@@ -47,8 +49,9 @@
 //! * the last segment is always scanned, verifying every record's checksum and offset; the
 //!   file is **truncated at the first torn or corrupt record** (a crash mid-write leaves a cut
 //!   or zero-filled tail; those entries were never acknowledged in strict mode);
-//! * the journal is replayed: records it holds that are missing from a partition's end (lost
-//!   from the page cache in a machine crash) are written back, then made durable;
+//! * the journal is replayed (`partition/replay.rs`): records it holds that are missing from a
+//!   partition's end (lost from the page cache in a machine crash) are written back, then made
+//!   durable;
 //! * everything that remains is visible;
 //! * damage inside a sealed segment (which was fsynced before its successor existed) is not
 //!   truncated: it is logged, and reads touching it return [`LogError::Corrupt`].
@@ -58,7 +61,11 @@
 //! Removing a partition renames its directory to `<id>.<n>.deleting` before deleting it; such
 //! leftovers are deleted at open.
 
+mod checked;
+mod checkpoint;
 mod commit;
+mod files;
+mod handles;
 mod index;
 mod journal;
 mod manifest;
@@ -66,6 +73,7 @@ mod partition;
 mod record;
 mod recovery;
 mod segment;
+mod segment_file;
 mod spares;
 #[cfg(test)]
 mod tests;
@@ -79,7 +87,10 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 
+use self::checkpoint::SPARES_KEPT;
 use self::commit::Committer;
+use self::files::{remove_dir_if_exists, sync_dir};
+use self::handles::Handles;
 use self::journal::Journal;
 use self::manifest::Manifest;
 use self::partition::Partition;
@@ -107,16 +118,21 @@ pub struct DiskOptions {
     pub segment_bytes: u64,
     /// The sparse index holds an entry at least every this many bytes of a segment.
     pub index_interval_bytes: u64,
+    /// Segment files kept open at most (least recently used closed first; see `handles.rs`).
+    /// The binary sizes it from the process's descriptor limit.
+    pub max_open_files: usize,
 }
 
 impl DiskOptions {
-    /// Defaults: 64 MiB segments, an index entry every 4 KiB, strict durability.
+    /// Defaults: 64 MiB segments, an index entry every 4 KiB, strict durability, 512 open
+    /// segment files.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         DiskOptions {
             dir: dir.into(),
             durability: Durability::Strict,
             segment_bytes: 64 << 20,
             index_interval_bytes: 4 << 10,
+            max_open_files: 512,
         }
     }
 }
@@ -124,18 +140,21 @@ impl DiskOptions {
 /// Partitions stored as checksummed segment files under one directory, with group commit and
 /// crash recovery. The on-disk layout and recovery rules are described in `src/disk/mod.rs`.
 ///
-/// Only one `DiskStorage` (in one process) may use a directory at a time; nothing enforces
-/// this yet. Dropping it waits for pending fsyncs and stops the group-commit thread.
+/// Only one `DiskStorage` may use a directory at a time: it holds an exclusive lock on
+/// `<dir>/LOCK` while open, so a second one (in this process or another) fails to open.
+/// Dropping it waits for pending fsyncs and stops the group-commit thread.
 pub struct DiskStorage {
     options: DiskOptions,
     partitions_dir: PathBuf,
     partitions: RwLock<HashMap<PartitionId, Arc<Partition>>>,
     manifest: Manifest,
+    /// Open segment files, bounded.
+    handles: Arc<Handles>,
     /// Numbers removed partition directories, so their temporary names never collide.
     removals: AtomicU64,
     /// Dropped last: drains pending commits and joins the thread.
     committer: Committer,
-    /// Held for the storage's life so a second process cannot open the same directory.
+    /// Held for the storage's life so no second storage can open the same directory.
     _lock: File,
 }
 
@@ -176,6 +195,7 @@ impl DiskStorage {
         sync_dir(&options.dir)?;
         let lock = lock_dir(&options.dir)?;
         let manifest = Manifest::open(&options.dir)?;
+        let handles = Arc::new(Handles::new(options.max_open_files));
 
         let mut partitions = HashMap::new();
         for entry in fs::read_dir(&partitions_dir)? {
@@ -200,19 +220,20 @@ impl DiskStorage {
                 }
             };
             let recovered = recovery::recover(&path, id, options.index_interval_bytes)?;
-            let partition = Partition::new(id, path, recovered);
+            let partition = Partition::new(id, path, recovered, Arc::clone(&handles));
             partitions.insert(id, Arc::new(partition));
         }
         let journal_dir = journal::journal_dir(&options.dir);
         fs::create_dir_all(&journal_dir)?;
-        let spares = Spares::open(&journal_dir)?;
-        let last_seq = journal::replay(
+        let spares = Spares::open(&journal_dir, SPARES_KEPT)?;
+        let last_seq = partition::replay_journal(
             &journal_dir,
             &partitions,
             options.index_interval_bytes,
             &spares,
+            &handles,
         )?;
-        let journal = Journal::create(&journal_dir, last_seq, spares)?;
+        let journal = Journal::create(&journal_dir, last_seq, spares, Arc::clone(&handles))?;
         tracing::info!(
             dir = %options.dir.display(),
             partitions = partitions.len(),
@@ -224,6 +245,7 @@ impl DiskStorage {
             partitions_dir,
             partitions: RwLock::new(partitions),
             manifest,
+            handles,
             removals: AtomicU64::new(0),
             _lock: lock,
         })
@@ -242,34 +264,6 @@ impl DiskStorage {
     }
 }
 
-/// Fsyncs a directory, making entries created, renamed or deleted in it durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
-}
-
-/// Opens an existing file for reading and writing (segments, spare journal files).
-fn open_rw(path: &Path) -> io::Result<File> {
-    fs::OpenOptions::new().read(true).write(true).open(path)
-}
-
-/// Creates a file, or empties an existing one, for reading and writing (new segments, journal
-/// files when no spare is ready).
-fn create_rw(path: &Path) -> io::Result<File> {
-    fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-}
-
-fn remove_dir_if_exists(path: &Path) -> io::Result<()> {
-    match fs::remove_dir_all(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
-}
-
 impl Storage for DiskStorage {
     fn create_partition(&self, id: PartitionId) -> Result<(), LogError> {
         let mut map = self.partitions.write();
@@ -280,7 +274,7 @@ impl Storage for DiskStorage {
         // Not in the map, so anything there is an unfinished removal.
         remove_dir_if_exists(&dir)?;
         let recovered = recovery::create(&dir)?;
-        let partition = Partition::new(id, dir, recovered);
+        let partition = Partition::new(id, dir, recovered, Arc::clone(&self.handles));
         map.insert(id, Arc::new(partition));
         Ok(())
     }

@@ -28,12 +28,13 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
+use super::files::{open_rw, sync_dir};
 use super::index::{IndexEntry, IndexFile, SparseIndex};
 use super::record::{RecordReader, Scan};
-use super::segment::{
-    index_path, parse_file_name, segment_path, FileKind, Segment, SegmentHeader, SEGMENT_HEADER_LEN,
+use super::segment::Segment;
+use super::segment_file::{
+    index_path, parse_file_name, segment_path, FileKind, SegmentHeader, SEGMENT_HEADER_LEN,
 };
-use super::{open_rw, sync_dir};
 use crate::{LogError, PartitionId};
 
 /// Read size used when scanning a whole segment.
@@ -86,8 +87,8 @@ pub(super) fn create(dir: &Path) -> Result<Recovered, LogError> {
     let marker = File::create(dir.join(INCARNATION_FILE))?;
     marker.write_all_at(&incarnation.to_le_bytes(), 0)?;
     marker.sync_all()?;
-    let segment = Segment::create(dir, 0, 0)?;
-    segment.file.sync_all()?;
+    let (segment, file) = Segment::create(dir, 0, 0)?;
+    file.sync_all()?;
     sync_dir(dir)?;
     if let Some(parent) = dir.parent() {
         sync_dir(parent)?;
@@ -175,8 +176,8 @@ pub(super) fn recover(dir: &Path, id: PartitionId, interval: u64) -> Result<Reco
     }
     let Some(&last_base) = bases.last() else {
         tracing::warn!(partition = id, "partition has no segments; starting empty");
-        let segment = Segment::create(dir, 0, 0)?;
-        segment.file.sync_all()?;
+        let (segment, file) = Segment::create(dir, 0, 0)?;
+        file.sync_all()?;
         sync_dir(dir)?;
         return Ok(Recovered {
             segments: vec![segment],
@@ -308,7 +309,7 @@ fn recover_sealed(
                     len: file_len,
                     last_ts: (index.next > base).then_some(index.last_ts),
                     index: index.index,
-                    file: Arc::new(file),
+                    path: Arc::from(path),
                     unflushed: 0,
                 };
                 return Ok((segment, None));
@@ -352,7 +353,7 @@ fn recover_sealed(
         },
         last_ts: scanned.last_ts,
         index: scanned.index,
-        file: Arc::new(file),
+        path: Arc::from(path),
         unflushed: 0,
     };
     if bad_after.is_none() {
@@ -375,8 +376,9 @@ fn drop_sealed_tail(
         dropped_bytes = segment.len - good_len,
         "truncating garbage after the last record of a sealed segment"
     );
-    segment.file.set_len(good_len)?;
-    segment.file.sync_all()?;
+    let file = open_rw(&segment.path)?;
+    file.set_len(good_len)?;
+    file.sync_all()?;
     segment.len = good_len;
     write_index(dir, segment);
     Ok(())
@@ -452,7 +454,7 @@ fn recover_active(
         len: scanned.len,
         last_ts: scanned.last_ts,
         index: scanned.index,
-        file: Arc::new(file),
+        path: Arc::from(path),
         unflushed: 0,
     };
     Ok((segment, floor))

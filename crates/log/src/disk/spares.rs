@@ -22,26 +22,24 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::{open_rw, sync_dir};
+use super::files::{open_rw, sync_dir};
 
 /// Size of a spare (pre-written) journal file; the journal moves on to a new file when a
 /// commit would not fit in the current one.
 pub(super) const FILE_BYTES: u64 = 32 << 20;
-/// Spares kept ready; more recycled files than this are deleted. Enough to take a whole
-/// checkpoint's worth of files back, so a steady load never waits for zero-filling.
-const KEEP: usize = (super::journal::CHECKPOINT_BYTES / FILE_BYTES) as usize + 2;
-
 /// The pool of spare files in one journal directory.
 pub(super) struct Spares {
     dir: PathBuf,
+    /// Spares kept ready; more recycled files than this are deleted.
+    keep: usize,
     pool: Mutex<Vec<PathBuf>>,
     next_name: AtomicU64,
     preparing: AtomicBool,
 }
 
 impl Spares {
-    /// Collects the spares already in `dir` (deleting half-made ones).
-    pub fn open(dir: &Path) -> io::Result<Arc<Spares>> {
+    /// Collects the spares already in `dir` (deleting half-made ones, and any past `keep`).
+    pub fn open(dir: &Path, keep: usize) -> io::Result<Arc<Spares>> {
         let mut pool = Vec::new();
         let mut highest = 0;
         for entry in fs::read_dir(dir)? {
@@ -52,7 +50,7 @@ impl Spares {
                 continue;
             };
             highest = highest.max(n);
-            if kind == "spare" && entry.metadata()?.len() == FILE_BYTES && pool.len() < KEEP {
+            if kind == "spare" && entry.metadata()?.len() == FILE_BYTES && pool.len() < keep {
                 pool.push(path);
             } else if kind == "spare" || kind == "tmp" {
                 fs::remove_file(&path)?;
@@ -60,6 +58,7 @@ impl Spares {
         }
         Ok(Arc::new(Spares {
             dir: dir.to_path_buf(),
+            keep,
             pool: Mutex::new(pool),
             next_name: AtomicU64::new(highest + 1),
             preparing: AtomicBool::new(false),
@@ -85,7 +84,7 @@ impl Spares {
     pub fn recycle(&self, path: &Path) -> io::Result<()> {
         let full = fs::metadata(path).map(|m| m.len() == FILE_BYTES)?;
         let mut pool = self.pool.lock();
-        if full && pool.len() < KEEP {
+        if full && pool.len() < self.keep {
             let spare = self.new_name("spare");
             fs::rename(path, &spare)?;
             pool.push(spare);

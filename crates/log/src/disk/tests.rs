@@ -5,8 +5,9 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::commit::Committer;
-use super::segment::segment_path;
+use super::checkpoint::SegmentHealth;
+use super::commit::{CommitTarget, Committer};
+use super::segment_file::segment_path;
 use super::*;
 
 fn options(dir: &Path, segment_bytes: u64) -> DiskOptions {
@@ -221,7 +222,7 @@ fn failed_write_leaves_the_partition_as_it_was() {
     let path = segment_path(partition.dir(), 0);
     let len = std::fs::metadata(&path).unwrap().len();
     // Swap in a read-only handle: the write fails (and so does the undo, which poisons).
-    partition.set_active_file_for_test(Arc::new(File::open(&path).unwrap()));
+    partition.set_active_file_for_test(File::open(&path).unwrap());
     assert!(matches!(
         s.append(1, 10, &[b"x", b"y"]),
         Err(LogError::Io(_))
@@ -259,12 +260,12 @@ fn sealed_index_is_loaded_not_rescanned() {
     );
     drop(r);
 
-    std::fs::remove_file(segment::index_path(&pdir, 0)).unwrap();
+    std::fs::remove_file(segment_file::index_path(&pdir, 0)).unwrap();
     let r = recovery::recover(&pdir, 1, interval).unwrap();
     assert_eq!(r.segments[0].index.entries().len(), 1);
     assert!(r.segments[1].index.entries().len() > 5);
     // The rebuilt index was written back.
-    assert!(segment::index_path(&pdir, 0).exists());
+    assert!(segment_file::index_path(&pdir, 0).exists());
 }
 
 #[test]
@@ -364,7 +365,7 @@ fn journal_restores_records_a_crash_took_from_the_segments() {
     // The crash lost partition 1's records entirely and partition 2's from its third on.
     let seg1 = segment_path(&dir.path().join("partitions/1"), 0);
     let seg2 = segment_path(&dir.path().join("partitions/2"), 0);
-    let header = segment::SEGMENT_HEADER_LEN;
+    let header = segment_file::SEGMENT_HEADER_LEN;
     std::fs::OpenOptions::new()
         .write(true)
         .open(&seg1)
@@ -429,7 +430,7 @@ fn journal_ignores_torn_frames_and_other_incarnations() {
         .write(true)
         .open(segment_path(&dir.path().join("partitions/2"), 0))
         .unwrap()
-        .set_len(segment::SEGMENT_HEADER_LEN)
+        .set_len(segment_file::SEGMENT_HEADER_LEN)
         .unwrap();
     restore_journal(dir.path(), saved.path());
 

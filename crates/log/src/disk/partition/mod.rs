@@ -2,11 +2,19 @@
 //!
 //! All mutable state sits behind one mutex per partition. Appends hold it while they write
 //! (so offsets and file positions are assigned in order); readers hold it only long enough to
-//! copy a small [`View`] (an `Arc<File>`, positions and bounds) and then read the file with
-//! `pread` without the lock.
+//! copy a small [`View`] (a file handle, positions and bounds) and then read the file with
+//! `pread` without the lock. Segment files are opened on demand through the storage's bounded
+//! handle cache (`handles.rs`).
+//!
+//! Journal replay, which restores a partition's tail at open, is in `replay.rs`.
+
+mod replay;
+
+pub(super) use replay::replay_journal;
 
 use std::fs::{self, File};
 use std::io;
+use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,11 +24,15 @@ use tokio::sync::{oneshot, watch};
 
 use bytes::Bytes;
 
-use super::commit::{CommitRequest, Committer};
-use super::record::{self, RecordReader, Scan, MAX_ENTRY_BYTES, RECORD_OVERHEAD};
+use super::checkpoint::SegmentHealth;
+use super::commit::{CommitRequest, CommitTarget, Committer};
+use super::files::{remove_if_exists, sync_dir};
+use super::handles::Handles;
+use super::record::{self, Record, RecordReader, Scan, MAX_ENTRY_BYTES, RECORD_OVERHEAD};
 use super::recovery::Recovered;
-use super::segment::{index_path, segment_path, Segment};
-use super::{sync_dir, DiskOptions, Durability};
+use super::segment::Segment;
+use super::segment_file::{index_path, segment_path};
+use super::{DiskOptions, Durability};
 use crate::{Appended, Bounds, Durable, Entry, LogError, PartitionId};
 
 /// An active segment's data is written back early every this many bytes, so sealing it (an
@@ -36,20 +48,13 @@ const MIN_READ_CHUNK: usize = 64 << 10;
 /// 10,000 small records needs about 1 MiB.
 const MAX_READ_CHUNK: usize = 1 << 20;
 
-/// What [`Partition::replay`] did.
-#[derive(Default)]
-pub(super) struct Replayed {
-    /// Records written back at the end of the partition.
-    pub restored: u64,
-    /// Segment files written (to be fsynced).
-    pub files: Vec<Arc<File>>,
-}
-
 pub(super) struct Partition {
     id: PartitionId,
     /// See `journal.rs`: frames of another incarnation of this id are not replayed here.
     incarnation: u64,
     dir: PathBuf,
+    /// The storage's open segment files.
+    handles: Arc<Handles>,
     state: Mutex<State>,
     /// Visible end offset, for watchers. Only changed together with `State::visible_end`.
     visible: watch::Sender<u64>,
@@ -95,8 +100,18 @@ impl State {
     }
 }
 
+/// How [`Partition::scan`] stopped.
+enum Scanned {
+    /// The visitor had what it wanted.
+    Stopped,
+    /// The next record is not visible yet.
+    VisibleEnd,
+    /// The segment ended; the next one starts at this offset.
+    SegmentEnd(u64),
+}
+
 /// What a reader needs from under the lock to read one segment.
-struct View {
+pub(super) struct View {
     file: Arc<File>,
     base: u64,
     seg_next: u64,
@@ -109,9 +124,37 @@ struct View {
     visible_end: u64,
 }
 
+impl View {
+    /// Reading `seg` from `start` (a file position and the offset of the record there) for
+    /// records from offset `target` on.
+    fn new(
+        file: Arc<File>,
+        seg: &Segment,
+        start: (u64, u64),
+        target: u64,
+        visible_end: u64,
+    ) -> View {
+        View {
+            file,
+            base: seg.base,
+            seg_next: seg.next,
+            seg_len: seg.len,
+            pos: start.0,
+            offset: start.1,
+            target,
+            visible_end,
+        }
+    }
+}
+
 impl Partition {
     /// A partition over recovered (or freshly created) segments; all of them are visible.
-    pub fn new(id: PartitionId, dir: PathBuf, recovered: Recovered) -> Partition {
+    pub fn new(
+        id: PartitionId,
+        dir: PathBuf,
+        recovered: Recovered,
+        handles: Arc<Handles>,
+    ) -> Partition {
         let Recovered {
             segments,
             last_ts,
@@ -125,6 +168,7 @@ impl Partition {
             id,
             incarnation,
             dir,
+            handles,
             state: Mutex::new(State {
                 segments,
                 last_ts,
@@ -142,14 +186,6 @@ impl Partition {
         &self.dir
     }
 
-    pub fn id(&self) -> PartitionId {
-        self.id
-    }
-
-    pub fn incarnation(&self) -> u64 {
-        self.incarnation
-    }
-
     /// Locks the state, failing if the partition was removed.
     fn lock(&self) -> Result<MutexGuard<'_, State>, LogError> {
         let st = self.state.lock();
@@ -159,9 +195,15 @@ impl Partition {
         Ok(st)
     }
 
+    /// The open file of one of this partition's segments.
+    fn file(&self, seg: &Segment) -> Result<Arc<File>, LogError> {
+        self.handles.get((self.id, seg.base), &seg.path)
+    }
+
     #[cfg(test)]
-    pub fn set_active_file_for_test(&self, file: Arc<File>) {
-        self.state.lock().active_mut().file = file;
+    pub fn set_active_file_for_test(&self, file: File) {
+        let base = self.state.lock().active().base;
+        self.handles.insert((self.id, base), file);
     }
 
     /// Number of sparse index entries and bytes of the active segment.
@@ -176,6 +218,7 @@ impl Partition {
         let mut st = self.state.lock();
         st.removed = true;
         st.segments.clear();
+        self.handles.forget_partition(self.id);
     }
 
     fn advance_visible(&self, st: &mut State, end: u64, timestamp_ms: u64) {
@@ -198,43 +241,9 @@ impl Partition {
         }
     }
 
-    /// A segment fsync failed (at a checkpoint, a roll or a trim): appends fail from now on
-    /// and the journal is kept.
-    pub fn segment_sync_failed(&self, err: &LogError) {
-        let mut st = self.state.lock();
-        self.segment_failed(&mut st, err);
-    }
-
     fn segment_failed(&self, st: &mut State, err: &LogError) {
         st.segment_in_doubt = true;
         self.poison(st, err);
-    }
-
-    /// Whether some of this partition's segment data may not be on disk although an fsync
-    /// was attempted. A removed partition's data no longer matters.
-    pub fn segment_in_doubt(&self) -> bool {
-        let st = self.state.lock();
-        st.segment_in_doubt && !st.removed
-    }
-
-    /// Called by the committer once the file holding entries up to `end` was fsynced (or
-    /// failed to be). Returns what the append's waiter should see.
-    pub fn committed(
-        &self,
-        end: u64,
-        timestamp_ms: u64,
-        synced: Result<(), LogError>,
-    ) -> Result<(), LogError> {
-        let mut st = self.state.lock();
-        if let Err(err) = synced {
-            self.poison(&mut st, &err);
-            return Err(err);
-        }
-        if let Some(err) = &st.failed {
-            return Err(err.clone());
-        }
-        self.advance_visible(&mut st, end, timestamp_ms);
-        Ok(())
     }
 
     pub fn append(
@@ -280,11 +289,12 @@ impl Partition {
         for (offset, payload) in (first_offset..).zip(payloads) {
             record::encode(&mut buf, offset, timestamp_ms, payload);
         }
+        let file = self.file(st.active())?;
         let active = st.active_mut();
         let pos = active.len;
-        if let Err(err) = active.file.write_all_at(&buf, pos) {
+        if let Err(err) = file.write_all_at(&buf, pos) {
             // Undo a partial write so the file ends at the last whole record again.
-            if let Err(undo) = active.file.set_len(pos) {
+            if let Err(undo) = file.set_len(pos) {
                 let undo = LogError::Io(undo);
                 self.poison(&mut st, &undo);
             }
@@ -298,9 +308,11 @@ impl Partition {
         active.unflushed += buf.len() as u64;
         if active.unflushed >= FLUSH_AHEAD_BYTES {
             active.unflushed = 0;
-            committer.flush_in_background(Arc::clone(&active.file), Arc::clone(self));
+            let health: Arc<dyn SegmentHealth> = Arc::clone(self) as _;
+            committer.flush_in_background(file, health);
         }
-        let file = Arc::clone(&active.file);
+        let segment = (self.id, active.base);
+        let path = Arc::clone(&active.path);
         let records = Bytes::from(buf);
         st.last_ts = Some(timestamp_ms);
         let end = first_offset + payloads.len() as u64;
@@ -316,8 +328,9 @@ impl Partition {
             }
         };
         committer.register(CommitRequest {
-            file,
-            partition: Arc::clone(self),
+            segment,
+            path,
+            partition: Arc::clone(self) as Arc<dyn CommitTarget>,
             first_offset,
             records,
             end,
@@ -338,107 +351,10 @@ impl Partition {
         })
     }
 
-    /// Applies one journal frame at open, before anything else uses the partition: records
-    /// missing from the partition's end are written back, and records it already holds are
-    /// written again in place (the same bytes: a page whose writeback failed, or that a
-    /// killed process left dirty, is then written by the fsync that follows). Returns the
-    /// files written, which the caller fsyncs before the journal may go.
-    pub fn replay(
-        &self,
-        reader: &mut RecordReader<'_>,
-        interval: u64,
-    ) -> Result<Replayed, LogError> {
-        let mut st = self.lock()?;
-        let start = st.start();
-        let end = st.next_offset();
-        let mut present = Vec::new();
-        let mut present_from = None;
-        let mut missing = Vec::new();
-        let mut missing_meta = Vec::new();
-        // The frame's records end where the reader stops (`End`, or `Bad` for a torn frame).
-        while let Scan::Record(r) = reader.next()? {
-            if r.offset < start {
-                continue; // trimmed since
-            }
-            if r.offset < end {
-                present_from.get_or_insert(r.offset);
-                record::encode(&mut present, r.offset, r.timestamp_ms, &r.payload);
-            } else {
-                record::encode(&mut missing, r.offset, r.timestamp_ms, &r.payload);
-                missing_meta.push((r.offset, r.timestamp_ms, r.payload.len()));
-            }
-        }
-        let mut done = Replayed::default();
-        if let Some(from) = present_from {
-            if let Some(file) = self.rewrite(&st, from, &present)? {
-                done.files.push(file);
-            }
-        }
-        let Some(&(from, _, _)) = missing_meta.first() else {
-            return Ok(done);
-        };
-        if from != end {
-            tracing::error!(
-                partition = self.id,
-                end,
-                frame_continues_at = from,
-                "journal frame does not continue the partition; not replayed"
-            );
-            return Ok(done);
-        }
-        let active = st.active_mut();
-        active.file.write_all_at(&missing, active.len)?;
-        let mut last = (end, 0);
-        for &(offset, timestamp_ms, len) in &missing_meta {
-            active.push_record(offset, timestamp_ms, record::encoded_len(len), interval);
-            last = (offset + 1, timestamp_ms);
-        }
-        done.files.push(Arc::clone(&active.file));
-        done.restored = missing_meta.len() as u64;
-        st.last_ts = Some(st.last_ts.map_or(last.1, |t| t.max(last.1)));
-        self.advance_visible(&mut st, last.0, last.1);
-        Ok(done)
-    }
-
-    /// Writes `bytes` (encoded records from offset `from`) over the same records in the
-    /// segment holding them. An append never spans segments, so neither does a frame.
-    fn rewrite(&self, st: &State, from: u64, bytes: &[u8]) -> Result<Option<Arc<File>>, LogError> {
-        let i = st.segments.partition_point(|s| s.base <= from) - 1;
-        let seg = &st.segments[i];
-        let (pos, offset) = seg.read_start(from);
-        let mut reader = RecordReader::new(&seg.file, pos, seg.len, offset, MIN_READ_CHUNK);
-        loop {
-            let at = reader.pos();
-            match reader.next().map_err(|e| self.read_error(seg.base, e))? {
-                Scan::Record(r) if r.offset == from => {
-                    if at + bytes.len() as u64 > seg.len {
-                        tracing::warn!(
-                            partition = self.id,
-                            from,
-                            "journal frame runs past its segment; not rewritten"
-                        );
-                        return Ok(None);
-                    }
-                    seg.file.write_all_at(bytes, at)?;
-                    return Ok(Some(Arc::clone(&seg.file)));
-                }
-                Scan::Record(_) => {}
-                Scan::End | Scan::Bad { .. } => {
-                    tracing::warn!(
-                        partition = self.id,
-                        from,
-                        "records of a journal frame not found in their segment; not rewritten"
-                    );
-                    return Ok(None);
-                }
-            }
-        }
-    }
-
     /// Seals the active segment (fsync, write its `.idx`) and starts a new one.
     fn roll(&self, st: &mut State) -> Result<(), LogError> {
         let active = st.active();
-        if let Err(err) = active.file.sync_data() {
+        if let Err(err) = self.file(active)?.sync_data() {
             let err = LogError::Io(err);
             self.segment_failed(st, &err);
             return Err(err);
@@ -455,13 +371,14 @@ impl Partition {
     /// Adds a new empty active segment at the next offset.
     fn start_segment(&self, st: &mut State) -> Result<(), LogError> {
         let base = st.next_offset();
-        let segment = Segment::create(&self.dir, base, st.last_ts.unwrap_or(0))?;
+        let (segment, file) = Segment::create(&self.dir, base, st.last_ts.unwrap_or(0))?;
         // The header's floor timestamp must survive a crash even if no append follows.
-        if let Err(err) = segment.file.sync_data().and_then(|()| sync_dir(&self.dir)) {
-            drop(segment);
+        if let Err(err) = file.sync_data().and_then(|()| sync_dir(&self.dir)) {
+            drop(file);
             let _ = fs::remove_file(segment_path(&self.dir, base));
             return Err(err.into());
         }
+        self.handles.insert((self.id, base), file);
         tracing::debug!(partition = self.id, base, "started segment");
         st.segments.push(segment);
         Ok(())
@@ -484,17 +401,13 @@ impl Partition {
         if target >= seg.next {
             return Err(self.corrupt(seg.base, format!("offset {target} missing")));
         }
-        let (pos, offset) = seg.read_start(target);
-        Ok(Some(View {
-            file: Arc::clone(&seg.file),
-            base: seg.base,
-            seg_next: seg.next,
-            seg_len: seg.len,
-            pos,
-            offset,
+        Ok(Some(View::new(
+            self.file(seg)?,
+            seg,
+            seg.read_start(target),
             target,
-            visible_end: st.visible_end,
-        }))
+            st.visible_end,
+        )))
     }
 
     fn corrupt(&self, base: u64, detail: String) -> LogError {
@@ -533,53 +446,69 @@ impl Partition {
         let mut first = true;
         while let Some(view) = self.view(target, first)? {
             first = false;
-            let mut reader =
-                RecordReader::new(&view.file, view.pos, view.seg_len, view.offset, chunk);
-            loop {
-                if out.len() >= max_entries || reader.expected() >= view.visible_end {
-                    return Ok(out);
+            let scanned = self.scan(&view, chunk, |r| {
+                if !out.is_empty() && bytes.saturating_add(r.payload.len()) > max_bytes {
+                    return ControlFlow::Break(());
                 }
-                let scan = reader.next().map_err(|e| self.read_error(view.base, e))?;
-                match scan {
-                    Scan::Record(r) => {
-                        if r.offset < view.target {
-                            continue;
-                        }
-                        if !out.is_empty() && bytes.saturating_add(r.payload.len()) > max_bytes {
-                            return Ok(out);
-                        }
-                        bytes += r.payload.len();
-                        out.push(Entry {
-                            offset: r.offset,
-                            timestamp_ms: r.timestamp_ms,
-                            payload: r.payload,
-                        });
-                    }
-                    Scan::End => {
-                        self.check_segment_end(&view, reader.expected())?;
-                        target = reader.expected();
-                        break;
-                    }
-                    Scan::Bad { pos, reason } => {
-                        return Err(self.corrupt(view.base, format!("at byte {pos}: {reason}")));
-                    }
+                bytes += r.payload.len();
+                out.push(Entry {
+                    offset: r.offset,
+                    timestamp_ms: r.timestamp_ms,
+                    payload: r.payload,
+                });
+                if out.len() >= max_entries {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
                 }
+            })?;
+            match scanned {
+                Scanned::SegmentEnd(next) => target = next,
+                Scanned::Stopped | Scanned::VisibleEnd => break,
             }
         }
         Ok(out)
     }
 
-    fn check_segment_end(&self, view: &View, reached: u64) -> Result<(), LogError> {
-        if reached == view.seg_next {
-            Ok(())
-        } else {
-            Err(self.corrupt(
-                view.base,
-                format!(
-                    "records end at offset {reached} but the segment should hold offsets up to {}",
-                    view.seg_next
-                ),
-            ))
+    /// Reads `view`'s segment forward from its start position, handing every record at or
+    /// after its target to `visit`, until `visit` breaks, the visible end is reached, or the
+    /// segment ends (checked against where it should end). The one loop over a segment's
+    /// records that reads (`read`) and searches (`offset_at_time`) share.
+    fn scan(
+        &self,
+        view: &View,
+        chunk: usize,
+        mut visit: impl FnMut(Record) -> ControlFlow<()>,
+    ) -> Result<Scanned, LogError> {
+        let mut reader = RecordReader::new(&view.file, view.pos, view.seg_len, view.offset, chunk);
+        loop {
+            if reader.expected() >= view.visible_end {
+                return Ok(Scanned::VisibleEnd);
+            }
+            match reader.next().map_err(|e| self.read_error(view.base, e))? {
+                Scan::Record(r) => {
+                    if r.offset >= view.target && visit(r).is_break() {
+                        return Ok(Scanned::Stopped);
+                    }
+                }
+                Scan::End => {
+                    let reached = reader.expected();
+                    if reached != view.seg_next {
+                        return Err(self.corrupt(
+                            view.base,
+                            format!(
+                                "records end at offset {reached} but the segment should hold \
+                                 offsets up to {}",
+                                view.seg_next
+                            ),
+                        ));
+                    }
+                    return Ok(Scanned::SegmentEnd(reached));
+                }
+                Scan::Bad { pos, reason } => {
+                    return Err(self.corrupt(view.base, format!("at byte {pos}: {reason}")));
+                }
+            }
         }
     }
 
@@ -611,39 +540,27 @@ impl Partition {
                 if seg.base >= st.visible_end {
                     return Ok(st.visible_end);
                 }
-                let (pos, offset) = seg.time_start(timestamp_ms);
-                View {
-                    file: Arc::clone(&seg.file),
-                    base: seg.base,
-                    seg_next: seg.next,
-                    seg_len: seg.len,
-                    pos,
-                    offset,
-                    target: from_here,
-                    visible_end: st.visible_end,
-                }
+                View::new(
+                    self.file(seg)?,
+                    seg,
+                    seg.time_start(timestamp_ms),
+                    from_here,
+                    st.visible_end,
+                )
             };
-            let mut reader =
-                RecordReader::new(&view.file, view.pos, view.seg_len, view.offset, chunk);
-            loop {
-                if reader.expected() >= view.visible_end {
-                    return Ok(view.visible_end);
+            let mut found = None;
+            let scanned = self.scan(&view, chunk, |r| {
+                if r.timestamp_ms >= timestamp_ms {
+                    found = Some(r.offset);
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
                 }
-                match reader.next().map_err(|e| self.read_error(view.base, e))? {
-                    Scan::Record(r) => {
-                        if r.offset >= view.target && r.timestamp_ms >= timestamp_ms {
-                            return Ok(r.offset);
-                        }
-                    }
-                    Scan::End => {
-                        self.check_segment_end(&view, reader.expected())?;
-                        from = reader.expected();
-                        break;
-                    }
-                    Scan::Bad { pos, reason } => {
-                        return Err(self.corrupt(view.base, format!("at byte {pos}: {reason}")));
-                    }
-                }
+            })?;
+            match (scanned, found) {
+                (Scanned::Stopped, Some(offset)) => return Ok(offset),
+                (Scanned::SegmentEnd(next), _) => from = next,
+                _ => return Ok(view.visible_end),
             }
         }
     }
@@ -680,7 +597,7 @@ impl Partition {
         }
         if doomed == st.segments.len() {
             // The active segment becomes a sealed one: durable first, as `roll` makes it.
-            if let Err(err) = st.active().file.sync_data() {
+            if let Err(err) = self.file(st.active())?.sync_data() {
                 let err = LogError::Io(err);
                 self.segment_failed(&mut st, &err);
                 return Err(err);
@@ -691,6 +608,7 @@ impl Partition {
         let mut deleted = 0;
         let mut result = Ok(());
         for seg in &st.segments[..doomed] {
+            self.handles.forget((self.id, seg.base));
             let removed = remove_if_exists(&segment_path(&self.dir, seg.base))
                 .and_then(|()| remove_if_exists(&index_path(&self.dir, seg.base)));
             if let Err(err) = removed {
@@ -715,9 +633,45 @@ impl Partition {
     }
 }
 
-fn remove_if_exists(path: &Path) -> io::Result<()> {
-    match fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
+impl SegmentHealth for Partition {
+    /// A segment fsync failed (at a checkpoint, a roll or a trim): appends fail from now on
+    /// and the journal is kept.
+    fn segment_sync_failed(&self, err: &LogError) {
+        let mut st = self.state.lock();
+        self.segment_failed(&mut st, err);
+    }
+
+    /// A removed partition's data no longer matters.
+    fn segment_in_doubt(&self) -> bool {
+        let st = self.state.lock();
+        st.segment_in_doubt && !st.removed
+    }
+}
+
+impl CommitTarget for Partition {
+    fn id(&self) -> PartitionId {
+        self.id
+    }
+
+    fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    fn committed(
+        &self,
+        end: u64,
+        timestamp_ms: u64,
+        synced: Result<(), LogError>,
+    ) -> Result<(), LogError> {
+        let mut st = self.state.lock();
+        if let Err(err) = synced {
+            self.poison(&mut st, &err);
+            return Err(err);
+        }
+        if let Some(err) = &st.failed {
+            return Err(err.clone());
+        }
+        self.advance_visible(&mut st, end, timestamp_ms);
+        Ok(())
     }
 }
