@@ -70,18 +70,43 @@ def test_split_or_merge_of_a_closed_or_unknown_shard_is_refused(kinesis):
     create_stream(kinesis, "closed", 1)
     kinesis.split_shard(StreamName="closed", ShardToSplit=SHARD(0), NewStartingHashKey=str(2**127))
     wait_active(kinesis, "closed")
+    closed = (
+        f"Shard {SHARD(0)} in stream closed under account {ACCOUNT} has already been merged or split, and thus is "
+        "not eligible for merging or splitting."
+    )
     assert_error(
         client_error(kinesis.split_shard, StreamName="closed", ShardToSplit=SHARD(0), NewStartingHashKey="100"),
-        "ResourceInUseException",
+        "InvalidArgumentException",
+        closed,
     )
     assert_error(
         client_error(kinesis.merge_shards, StreamName="closed", ShardToMerge=SHARD(0), AdjacentShardToMerge=SHARD(1)),
-        "ResourceInUseException",
+        "InvalidArgumentException",
+        closed,
     )
+    # A valid id is named in its normal form; one that cannot be a shard is named as given, even when the
+    # stream does not exist.
     assert_error(
-        client_error(kinesis.split_shard, StreamName="closed", ShardToSplit=SHARD(9), NewStartingHashKey="100"),
+        client_error(kinesis.split_shard, StreamName="closed", ShardToSplit="shardId-9", NewStartingHashKey="100"),
         "ResourceNotFoundException",
         f"Could not find shard {SHARD(9)} in stream closed under account {ACCOUNT}.",
+    )
+    for bad in ("shardId-1e3", "ABKLFD8", "shardId-002147483648"):
+        for stream in ("closed", "no-such-stream"):
+            assert_error(
+                client_error(kinesis.split_shard, StreamName=stream, ShardToSplit=bad, NewStartingHashKey="100"),
+                "ResourceNotFoundException",
+                f"Could not find shard {bad} in stream {stream} under account {ACCOUNT}.",
+            )
+            assert_error(
+                client_error(kinesis.merge_shards, StreamName=stream, ShardToMerge=SHARD(1), AdjacentShardToMerge=bad),
+                "ResourceNotFoundException",
+                f"Could not find shard {bad} in stream {stream} under account {ACCOUNT}.",
+            )
+    assert_error(
+        client_error(kinesis.split_shard, StreamName="no-such-stream", ShardToSplit=SHARD(0), NewStartingHashKey="1"),
+        "ResourceNotFoundException",
+        f"Stream no-such-stream under account {ACCOUNT} not found.",
     )
 
 
@@ -90,13 +115,12 @@ def test_split_or_merge_of_a_closed_or_unknown_shard_is_refused(kinesis):
 
 def test_merge_shards_joins_two_adjacent_shards(kinesis):
     create_stream(kinesis, "merge", 3)
-    # Either order of the pair is accepted.
-    kinesis.merge_shards(StreamName="merge", ShardToMerge=SHARD(2), AdjacentShardToMerge=SHARD(1))
+    kinesis.merge_shards(StreamName="merge", ShardToMerge=SHARD(1), AdjacentShardToMerge=SHARD(2))
     wait_active(kinesis, "merge")
     shards = {s["ShardId"]: s for s in all_shards(kinesis, "merge")}
     child = shards[SHARD(3)]
-    assert child["ParentShardId"] == SHARD(2)
-    assert child["AdjacentParentShardId"] == SHARD(1)
+    assert child["ParentShardId"] == SHARD(1)
+    assert child["AdjacentParentShardId"] == SHARD(2)
     assert hash_range(child) == (hash_range(shards[SHARD(1)])[0], MAX_HASH)
     for parent in (SHARD(1), SHARD(2)):
         assert "EndingSequenceNumber" in shards[parent]["SequenceNumberRange"]
@@ -106,7 +130,8 @@ def test_merge_shards_joins_two_adjacent_shards(kinesis):
 
 def test_merge_of_non_adjacent_shards_is_an_invalid_argument(kinesis):
     create_stream(kinesis, "merge-bad", 3)
-    for a, b in ((0, 2), (2, 0), (1, 1)):
+    # The shard to merge must be the lower one: the pair in inverted order is not adjacent, as AWS has it.
+    for a, b in ((0, 2), (2, 0), (1, 1), (1, 0), (2, 1)):
         assert_error(
             client_error(
                 kinesis.merge_shards, StreamName="merge-bad", ShardToMerge=SHARD(a), AdjacentShardToMerge=SHARD(b)

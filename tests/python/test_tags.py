@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from conftest import create_stream
+from conftest import ACCOUNT, create_stream
 from support import code_of, assert_error, client_error, stream_arn, wait_until
 
 
@@ -56,6 +56,91 @@ def test_tag_keys_and_values_are_validated(kinesis_raw):
         assert_error(listed, "ValidationException")
     kinesis_raw.add_tags_to_stream(StreamName="tag-shapes", Tags={"k" * 128: "v" * 256, "empty": ""})
     assert len(kinesis_raw.list_tags_for_stream(StreamName="tag-shapes")["Tags"]) == 2
+
+
+def test_map_and_key_list_constraints_are_reported_whole_as_aws_reports_them(kinesis_raw):
+    create_stream(kinesis_raw, "tag-maps", 1)
+    long_key = "k" * 129
+    add = client_error(kinesis_raw.add_tags_to_stream, StreamName="tag-maps", Tags={"a": "1", long_key: "2"})
+    assert_error(
+        add,
+        "ValidationException",
+        f"1 validation error detected: Value '{{a=1, {long_key}=2}}' at 'tags' failed to satisfy constraint: "
+        "Map keys must satisfy constraint: [Member must have length less than or equal to 128, Member must have "
+        "length greater than or equal to 1]",
+    )
+    long_value = "v" * 257
+    add = client_error(kinesis_raw.add_tags_to_stream, StreamName="tag-maps", Tags={"a": long_value})
+    assert_error(
+        add,
+        "ValidationException",
+        f"1 validation error detected: Value '{{a={long_value}}}' at 'tags' failed to satisfy constraint: "
+        "Map value must satisfy constraint: [Member must have length less than or equal to 256, Member must have "
+        "length greater than or equal to 0]",
+    )
+    # CreateStream checks its tags' keys and values the same way.
+    created = client_error(kinesis_raw.create_stream, StreamName="tag-maps-2", ShardCount=1, Tags={long_key: "x"})
+    assert "Map keys must satisfy constraint" in assert_error(created, "ValidationException")
+    removed = client_error(kinesis_raw.remove_tags_from_stream, StreamName="tag-maps", TagKeys=["a", long_key])
+    assert_error(
+        removed,
+        "ValidationException",
+        f"1 validation error detected: Value '[a, {long_key}]' at 'tagKeys' failed to satisfy constraint: "
+        "Member must satisfy constraint: [Member must have length less than or equal to 128, Member must have "
+        "length greater than or equal to 1]",
+    )
+
+
+INVALID_CHARACTERS = (
+    "Some tags contain invalid characters. Valid characters: Unicode letters, digits, white space, _ . / = + - % @."
+)
+
+
+def test_tag_characters_are_checked_as_aws_checks_them(kinesis):
+    create_stream(kinesis, "tag-chars", 1)
+    ok = {"ü0 _.": "ü0 _./=+-@", "/=+-@": "", "a:b": "c:d"}
+    kinesis.add_tags_to_stream(StreamName="tag-chars", Tags=ok)
+    assert {t["Key"] for t in kinesis.list_tags_for_stream(StreamName="tag-chars")["Tags"]} == set(ok)
+    kinesis.remove_tags_from_stream(StreamName="tag-chars", TagKeys=["ü0 _.", "/=+-@"])
+    for bad in (";", ",", "\t", "\n"):
+        for tags in ({f"k{bad}": "v"}, {"k": f"v{bad}"}):
+            assert_error(
+                client_error(kinesis.add_tags_to_stream, StreamName="tag-chars", Tags=tags),
+                "InvalidArgumentException",
+                INVALID_CHARACTERS,
+            )
+            assert_error(
+                client_error(kinesis.tag_resource, ResourceARN=stream_arn("tag-chars"), Tags=tags),
+                "InvalidArgumentException",
+                INVALID_CHARACTERS,
+            )
+        assert_error(
+            client_error(kinesis.remove_tags_from_stream, StreamName="tag-chars", TagKeys=[f"k{bad}"]),
+            "InvalidArgumentException",
+            INVALID_CHARACTERS,
+        )
+        assert_error(
+            client_error(kinesis.create_stream, StreamName="tag-chars-2", ShardCount=1, Tags={f"k{bad}": "v"}),
+            "InvalidArgumentException",
+            INVALID_CHARACTERS,
+        )
+    assert_error(
+        client_error(kinesis.add_tags_to_stream, StreamName="tag-chars", Tags={"k%": "v"}),
+        "InvalidArgumentException",
+        f"Failed to add tags to stream tag-chars under account {ACCOUNT} because some tags contained illegal "
+        "characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'.",
+    )
+    assert_error(
+        client_error(kinesis.remove_tags_from_stream, StreamName="tag-chars", TagKeys=["k%"]),
+        "InvalidArgumentException",
+        f"Failed to remove tags from stream tag-chars under account {ACCOUNT} because some tags contained illegal "
+        "characters. The allowed characters are Unicode letters, white-spaces, '_',',','/','=','+','-','@'.",
+    )
+    # The stream is looked up first.
+    assert_error(
+        client_error(kinesis.add_tags_to_stream, StreamName="no-such", Tags={";": "v"}),
+        "ResourceNotFoundException",
+    )
 
 
 def test_create_stream_with_more_than_50_tags_is_an_invalid_argument(kinesis):

@@ -20,7 +20,7 @@ use shardline_wire::{ApiError, ErrorCode};
 use crate::catalog::{Stream, StreamRef};
 use crate::error::Result;
 use crate::hashkey::uniform_ranges;
-use crate::model::{parse_shard_id, ClosedShard, ShardMeta, StreamMode, StreamStatus};
+use crate::model::{parse_shard_id, shard_id, ClosedShard, ShardMeta, StreamMode, StreamStatus};
 use crate::resolve::{not_active, StreamName};
 use crate::{Caller, Engine};
 
@@ -31,8 +31,10 @@ const DAY_MS: u64 = 86_400_000;
 
 impl Engine {
     pub fn split_shard(&self, caller: &Caller, input: SplitShardInput) -> Result<Empty> {
+        let given = input.shard_to_split.clone().unwrap_or_default();
+        // A shard id that cannot name a shard is refused before the stream is looked up.
+        self.shard_index(caller, &input, &given)?;
         let (n, stream) = self.reshardable(caller, &input, "SplitShard")?;
-        let given = input.shard_to_split.unwrap_or_default();
         let key_text = input.new_starting_hash_key.unwrap_or_default();
         // The limit is checked before taking the stream's write lock: it reads every stream.
         self.check_shard_limit(&n.account, 1)?;
@@ -57,15 +59,18 @@ impl Engine {
     }
 
     pub fn merge_shards(&self, caller: &Caller, input: MergeShardsInput) -> Result<Empty> {
+        let a_id = input.shard_to_merge.clone().unwrap_or_default();
+        let b_id = input.adjacent_shard_to_merge.clone().unwrap_or_default();
+        self.shard_index(caller, &input, &a_id)?;
+        self.shard_index(caller, &input, &b_id)?;
         let (n, stream) = self.reshardable(caller, &input, "MergeShards")?;
-        let a_id = input.shard_to_merge.unwrap_or_default();
-        let b_id = input.adjacent_shard_to_merge.unwrap_or_default();
         {
             let mut s = stream.write();
             let a = open_shard(&s, &n, &a_id)?;
             let b = open_shard(&s, &n, &b_id)?;
             let (ra, rb) = (s.meta.shards[a].hash_range(), s.meta.shards[b].hash_range());
-            let adjacent = ra.1.checked_add(1) == Some(rb.0) || rb.1.checked_add(1) == Some(ra.0);
+            // Order matters: the shard to merge must end just below the adjacent one.
+            let adjacent = ra.1.checked_add(1) == Some(rb.0);
             if a == b || !adjacent {
                 return Err(ApiError::invalid_argument(format!(
                     "Shards {} and {} in stream {} under account {} are not an adjacent pair of shards eligible for merging",
@@ -165,6 +170,27 @@ impl Engine {
     }
 
     /// The stream of a resharding request: ACTIVE and provisioned.
+    /// The index a SplitShard or MergeShards shard id names, or AWS's "Could not find shard"
+    /// with the id as given (before, and whether or not, the stream exists).
+    fn shard_index(
+        &self,
+        caller: &Caller,
+        input: &impl shardline_wire::shapes::NamesStream,
+        given: &str,
+    ) -> Result<u32> {
+        match parse_shard_id(given) {
+            Some(index) => Ok(index),
+            None => {
+                let n = self.stream_name(caller, input)?;
+                Err(ApiError::resource_not_found(format!(
+                    "Could not find shard {given} in stream {} under account {}.",
+                    n.name, n.account
+                ))
+                .into())
+            }
+        }
+    }
+
     fn reshardable(
         &self,
         caller: &Caller,
@@ -268,21 +294,22 @@ impl Engine {
 
 /// Finds an open shard of the stream by id, with AWS's messages when it is missing or closed.
 fn open_shard(s: &Stream, n: &StreamName, given: &str) -> Result<usize> {
-    let missing = || {
+    let missing = |id: &str| {
         ApiError::resource_not_found(format!(
-            "Could not find shard {given} in stream {} under account {}.",
+            "Could not find shard {id} in stream {} under account {}.",
             n.name, n.account
         ))
     };
-    let index = parse_shard_id(given).ok_or_else(missing)?;
+    let index = parse_shard_id(given).ok_or_else(|| missing(given))?;
+    // A valid id is named in AWS's normal form, `shardId-5` as `shardId-000000000005`.
     let pos = s
         .meta
         .shards
         .iter()
         .position(|sh| sh.index == index)
-        .ok_or_else(missing)?;
+        .ok_or_else(|| missing(&shard_id(index)))?;
     if s.meta.shards[pos].closed.is_some() {
-        return Err(ApiError::resource_in_use(format!(
+        return Err(ApiError::invalid_argument(format!(
             "Shard {} in stream {} under account {} has already been merged or split, and thus is not eligible for merging or splitting.",
             s.meta.shards[pos].id(),
             n.name,

@@ -6,23 +6,21 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use base64::Engine as _;
 use futures_util::FutureExt;
-use http::header::{HeaderValue, CONTENT_TYPE, DATE};
+use http::header::{HeaderValue, DATE, ORIGIN};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use shardline_engine::Caller;
-use shardline_wire::{ApiError, Codec, ErrorCode, Operation};
+use shardline_wire::{ApiError, Codec};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::dispatch::Reply;
-use crate::response::{body_response, error, xml_error, Body};
-use crate::{admin, auth, dispatch, faults, subscribe, Shared, SLOW_CLIENT_TIMEOUT};
+use crate::response::{error, xml_error, Body, ACCESS_DENIED_XML};
+use crate::{admin, cors, protocol, Shared, SLOW_CLIENT_TIMEOUT};
 
 /// A socket to accept on, with TLS or without, and what it serves.
 pub struct Listener {
@@ -189,6 +187,8 @@ async fn accept_loop(
 
 async fn handle(shared: &Arc<Shared>, role: Role, req: Request<Incoming>) -> Response<Body> {
     let request_id = uuid::Uuid::new_v4().to_string();
+    let cross_origin = req.headers().contains_key(ORIGIN);
+    let preflight = cross_origin && req.method() == Method::OPTIONS;
     // A bug must cost one request a 500, never the connection or the server.
     let mut response = match AssertUnwindSafe(route(shared, role, req))
         .catch_unwind()
@@ -207,115 +207,39 @@ async fn handle(shared: &Arc<Shared>, role: Role, req: Request<Incoming>) -> Res
     if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now())) {
         headers.insert(DATE, v);
     }
+    if !preflight {
+        headers.insert("x-amz-id-2", extended_request_id());
+    }
+    if cross_origin && !preflight {
+        cors::allow(headers);
+    }
     response
+}
+
+/// `x-amz-id-2`, AWS's extended request id: base64 of 72 random bytes.
+fn extended_request_id() -> HeaderValue {
+    let mut bytes = [0u8; 72];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
+    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 async fn route(shared: &Arc<Shared>, role: Role, req: Request<Incoming>) -> Response<Body> {
     if role == Role::Metrics {
         return admin::metrics_listener(shared, &req);
     }
-    let target = req
-        .headers()
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    if target.is_none() && req.uri().path().starts_with(admin::PREFIX) {
+    if req.method() == Method::OPTIONS && req.headers().contains_key(ORIGIN) {
+        return cors::preflight(req.headers());
+    }
+    let has_target = req.headers().contains_key("x-amz-target");
+    if !has_target && req.uri().path().starts_with(admin::PREFIX) {
         return admin::handle(shared, req).await;
     }
-    if target.is_none() && req.method() == Method::GET && req.uri().path() == "/metrics" {
+    if !has_target && req.method() == Method::GET && req.uri().path() == "/metrics" {
         return admin::metrics(shared, req).await;
     }
     if req.method() != Method::POST {
-        return xml_error(
-            StatusCode::FORBIDDEN,
-            "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n",
-        );
+        return xml_error(StatusCode::FORBIDDEN, ACCESS_DENIED_XML);
     }
-    let codec = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(Codec::for_content_type);
-    let Some(codec) = codec else {
-        return xml_error(StatusCode::NOT_FOUND, "<UnknownOperationException/>\n");
-    };
-    let Some(op) = target.as_deref().and_then(Operation::from_target) else {
-        return error(codec, &ApiError::bare(ErrorCode::UnknownOperation));
-    };
-    let (parts, body) = req.into_parts();
-    let collected = tokio::time::timeout(
-        SLOW_CLIENT_TIMEOUT,
-        Limited::new(body, shared.config.max_body_bytes).collect(),
-    )
-    .await;
-    let Ok(collected) = collected else {
-        tracing::debug!("request body not received within {SLOW_CLIENT_TIMEOUT:?}");
-        let mut r = error(
-            codec,
-            &ApiError::new(
-                ErrorCode::Serialization,
-                "Request body not received in time",
-            ),
-        );
-        *r.status_mut() = StatusCode::REQUEST_TIMEOUT;
-        return r;
-    };
-    let body = match collected {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some()
-            {
-                let mut r = error(
-                    codec,
-                    &ApiError::new(
-                        ErrorCode::Serialization,
-                        format!(
-                            "Request body exceeds {} bytes",
-                            shared.config.max_body_bytes
-                        ),
-                    ),
-                );
-                *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-                return r;
-            }
-            tracing::debug!(error = %e, "reading request body failed");
-            return error(codec, &ApiError::bare(ErrorCode::Serialization));
-        }
-    };
-    let caller = match &shared.config.credentials {
-        None => Caller {
-            account_id: shared.config.account_id.clone(),
-            operation: op,
-        },
-        Some(credentials) => {
-            let request = shardline_wire::sigv4::RequestParts::new(&parts, &body);
-            match auth::verify(credentials, &request, SystemTime::now()) {
-                Ok(verified) => Caller {
-                    account_id: verified.account_id,
-                    operation: op,
-                },
-                Err(e) => return error(codec, &e),
-            }
-        }
-    };
-    if !shared.faults.is_empty() {
-        let target: faults::Target = codec.decode(&body).unwrap_or_default();
-        let effect = shared
-            .faults
-            .effect(op, target.stream(), target.shard_id.as_deref());
-        if !effect.delay.is_zero() {
-            tokio::time::sleep(effect.delay).await;
-        }
-        if let Some(e) = effect.error {
-            return error(codec, &e);
-        }
-    }
-    match dispatch::call(shared, &caller, codec, &body).await {
-        Ok(Reply::Body(out)) => body_response(codec, StatusCode::OK, out),
-        // Operations without an output shape answer 200 with an empty body, as AWS does.
-        Ok(Reply::Empty) => body_response(codec, StatusCode::OK, Vec::new()),
-        Ok(Reply::Subscription(sub)) => subscribe::respond(shared, sub),
-        Err(e) => error(codec, &e),
-    }
+    protocol::post(shared, req).await
 }

@@ -6,9 +6,11 @@
 
 mod admin;
 pub mod auth;
+mod cors;
 mod dispatch;
 pub mod faults;
 mod http;
+mod protocol;
 mod response;
 mod subscribe;
 pub mod tls;

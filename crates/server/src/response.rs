@@ -37,6 +37,10 @@ pub fn error(codec: Codec, err: &ApiError) -> Response<Body> {
     r
 }
 
+/// What AWS answers a request that names no operation it could authorize (not a `POST`, or a
+/// body of no known type without a `service.operation` target).
+pub const ACCESS_DENIED_XML: &str = "<AccessDeniedException>\n  <Message>Unable to determine service/operation name to be authorized</Message>\n</AccessDeniedException>\n";
+
 /// An error AWS answers in XML, before any codec applies.
 pub fn xml_error(status: StatusCode, body: &'static str) -> Response<Body> {
     let mut r = Response::new(full(Bytes::from_static(body.as_bytes())));

@@ -137,7 +137,7 @@ async fn split_then_merge() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(error_code(&err), "ResourceInUseException");
+    assert_eq!(error_code(&err), "InvalidArgumentException");
     c.merge_shards()
         .stream_name("rs")
         .shard_to_merge("shardId-000000000001")

@@ -24,8 +24,18 @@ pub const CONTENT_TYPE: &str = "application/x-amz-cbor-1.1";
 /// `SerializationException` for an empty or malformed body, bytes after the body's one item,
 /// or a member of the wrong type (a text string for a blob, say).
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    if body.is_empty() {
-        return Err(ApiError::bare(ErrorCode::Serialization));
+    // Anything but a map (major type 5) is not a request at all: AWS says no more. An
+    // indefinite-length array gets serde's positional reading otherwise.
+    match body.first() {
+        None => return Err(ApiError::bare(ErrorCode::Serialization)),
+        Some(b) if b >> 5 == 4 => {
+            return Err(ApiError::new(
+                ErrorCode::Serialization,
+                "Start of list found where not expected",
+            ))
+        }
+        Some(b) if b >> 5 != 5 => return Err(ApiError::bare(ErrorCode::Serialization)),
+        _ => {}
     }
     // ciborium's streaming decoder takes struct member names only as definite-length text of
     // at most 4 KiB. Jackson never writes other names, but CBOR allows chunked ones, and the

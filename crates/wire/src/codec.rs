@@ -23,7 +23,7 @@ impl Codec {
             .trim()
             .to_ascii_lowercase();
         match essence.as_str() {
-            json::CONTENT_TYPE | "application/json" => Some(Codec::Json),
+            json::CONTENT_TYPE => Some(Codec::Json),
             cbor::CONTENT_TYPE => Some(Codec::Cbor),
             _ => None,
         }
@@ -33,6 +33,21 @@ impl Codec {
         match self {
             Codec::Json => json::CONTENT_TYPE,
             Codec::Cbor => cbor::CONTENT_TYPE,
+        }
+    }
+
+    /// Whether `body` is one well-formed object (map) of this format, whatever it holds: what
+    /// AWS checks before it looks at the target or the signature.
+    pub fn is_object(self, body: &[u8]) -> bool {
+        match self {
+            Codec::Json => {
+                body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+                    && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+            }
+            Codec::Cbor => matches!(
+                ciborium::from_reader::<ciborium::Value, _>(body),
+                Ok(ciborium::Value::Map(_))
+            ),
         }
     }
 

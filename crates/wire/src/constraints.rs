@@ -93,9 +93,7 @@ impl Validate for CreateStreamInput {
                 STREAM_MODES,
             );
         }
-        if let Some(tags) = &self.tags {
-            v.list_len("tags", || format!("{tags:?}"), tags.len(), 1, 200);
-        }
+        tag_map(v, self.tags.as_ref());
         v.int(
             "warmThroughputMiBps",
             self.warm_throughput_mi_bps,
@@ -290,6 +288,7 @@ impl Validate for RegisterStreamConsumerInput {
         stream_arn(v, self.stream_arn.as_deref());
         v.required("consumerName", self.consumer_name.as_ref());
         name(v, "consumerName", self.consumer_name.as_deref());
+        tag_map(v, self.tags.as_ref());
     }
 }
 
@@ -426,29 +425,59 @@ pub const METRIC_NAMES: &[&str] = &[
     "ALL",
 ];
 
+/// A tag map as AWS's Java front end prints one in its messages: `{k=v, k2=v2}`.
+fn java_map(tags: &BTreeMap<String, String>) -> String {
+    let entries: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{{{}}}", entries.join(", "))
+}
+
+/// A tag map's constraints, checked as AWS checks them: the map's size, then its keys and its
+/// values each as a whole (one violation for all keys, one for all values, at `tags`).
 fn tag_map(v: &mut Violations, tags: Option<&BTreeMap<String, String>>) {
     if let Some(tags) = tags {
-        v.list_len("tags", || format!("{tags:?}"), tags.len(), 1, 200);
-        for (k, val) in tags {
-            v.string(format!("tags.{k}"), Some(k), 1, 128, None);
-            v.string(format!("tags.{k}"), Some(val), 0, 256, None);
+        v.list_len("tags", || java_map(tags), tags.len(), 1, 200);
+        if tags.keys().any(|k| !(1..=128).contains(&utf16_len(k))) {
+            v.push_constraint(
+                Shown::Raw(java_map(tags)),
+                "tags",
+                "Map keys must satisfy constraint: [Member must have length less than or equal \
+                 to 128, Member must have length greater than or equal to 1]",
+            );
+        }
+        if tags.values().any(|val| utf16_len(val) > 256) {
+            v.push_constraint(
+                Shown::Raw(java_map(tags)),
+                "tags",
+                "Map value must satisfy constraint: [Member must have length less than or equal \
+                 to 256, Member must have length greater than or equal to 0]",
+            );
         }
     }
 }
 
+/// A list of tag keys: its size, then its members as a whole (one violation, at `tagKeys`).
 fn tag_keys(v: &mut Violations, keys: Option<&Vec<String>>) {
     v.required("tagKeys", keys);
     if let Some(keys) = keys {
-        v.list_len(
-            "tagKeys",
-            || format!("[{}]", keys.join(", ")),
-            keys.len(),
-            1,
-            50,
-        );
-        for (i, k) in keys.iter().enumerate() {
-            v.string(format!("tagKeys.{}.member", i + 1), Some(k), 1, 128, None);
+        let shown = || format!("[{}]", keys.join(", "));
+        v.list_len("tagKeys", shown, keys.len(), 1, 50);
+        if keys.iter().any(|k| !(1..=128).contains(&utf16_len(k))) {
+            v.push_constraint(
+                Shown::Raw(shown()),
+                "tagKeys",
+                "Member must satisfy constraint: [Member must have length less than or equal \
+                 to 128, Member must have length greater than or equal to 1]",
+            );
         }
+    }
+}
+
+/// A string's length as AWS counts it (UTF-16 code units).
+fn utf16_len(s: &str) -> usize {
+    if s.is_ascii() {
+        s.len()
+    } else {
+        s.encode_utf16().count()
     }
 }
 

@@ -24,6 +24,8 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
                 "Start of list found where not expected",
             ))
         }
+        // A body that is not an object is not a request at all: AWS says no more.
+        Some(b) if *b != b'{' => return Err(ApiError::bare(ErrorCode::Serialization)),
         _ => {}
     }
     serde_json::from_slice(body).map_err(|e| serialization_error(&e))
@@ -61,7 +63,12 @@ pub(crate) fn java_type_message(text: &str) -> Option<String> {
     if expected.starts_with("a sequence") || expected == "array" {
         return Some("Expected list or null".into());
     }
-    if expected.starts_with("struct") || expected.starts_with("a map") || expected == "map" {
+    // serde_json names a map member's expectation "a map" and a structure's "struct X";
+    // ciborium says "map" for both, so CBOR keeps the structure's text.
+    if expected.starts_with("a map") {
+        return Some("Expected map or null".into());
+    }
+    if expected.starts_with("struct") || expected == "map" {
         return Some("Expected null".into());
     }
     let class = if got.starts_with("string") {

@@ -31,6 +31,11 @@ impl Violations {
     }
 
     pub fn push(&mut self, value: Shown<'_>, path: impl Display, constraint: &str) {
+        self.push_constraint(value, path, &format!("Member must {constraint}"));
+    }
+
+    /// A violation whose constraint text is given whole (e.g. `Map keys must satisfy …`).
+    pub fn push_constraint(&mut self, value: Shown<'_>, path: impl Display, constraint: &str) {
         let value = match value {
             Shown::Null => "null".to_string(),
             Shown::Str(s) => format!("'{s}'"),
@@ -38,7 +43,7 @@ impl Violations {
             Shown::Raw(s) => format!("'{s}'"),
         };
         self.items.push(format!(
-            "Value {value} at '{path}' failed to satisfy constraint: Member must {constraint}"
+            "Value {value} at '{path}' failed to satisfy constraint: {constraint}"
         ));
     }
 
