@@ -28,7 +28,8 @@ def test_unknown_kms_key_is_kms_not_found(kinesis):
 def test_start_and_stop_encryption(kinesis):
     create_stream(kinesis, "kms", 1)
     plain = put(kinesis, "kms", b"plain")
-    assert plain["EncryptionType"] == "NONE"
+    # AWS names no EncryptionType for what an unencrypted stream writes or returns.
+    assert "EncryptionType" not in plain
     kinesis.start_stream_encryption(StreamName="kms", EncryptionType="KMS", KeyId="alias/aws/kinesis")
     s = wait_active(kinesis, "kms")
     assert (s["EncryptionType"], s["KeyId"]) == ("KMS", "alias/aws/kinesis")
@@ -43,13 +44,16 @@ def test_start_and_stop_encryption(kinesis):
     s = wait_active(kinesis, "kms")
     assert s["EncryptionType"] == "NONE" and "KeyId" not in s
     after = put(kinesis, "kms", b"plain again")
-    assert after["EncryptionType"] == "NONE"
+    assert "EncryptionType" not in after
+    plain_batch = kinesis.put_records(StreamName="kms", Records=[{"Data": b"batch", "PartitionKey": "pk"}])
+    assert "EncryptionType" not in plain_batch
     records = read_shard(kinesis, "kms", SHARD(0))
     assert [(r["Data"], r.get("EncryptionType")) for r in records] == [
-        (b"plain", "NONE"),
+        (b"plain", None),
         (b"secret", "KMS"),
         (b"batch", "KMS"),
-        (b"plain again", "NONE"),
+        (b"plain again", None),
+        (b"batch", None),
     ]
 
 

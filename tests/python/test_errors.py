@@ -199,6 +199,48 @@ def test_sequence_number_from_another_shard(kinesis):
     assert [(g["SequenceNumber"], g["Data"]) for g in got] == [(put["SequenceNumber"], b"x")]
 
 
+def from_hex(hex_digits: str) -> str:
+    return str(int(hex_digits, 16))
+
+
+def test_sequence_numbers_of_every_layout_are_read_as_aws_reads_them(kinesis_raw):
+    kinesis = kinesis_raw
+    create_stream(kinesis, "seqs", 1)
+    shard0 = "shardId-000000000000"
+
+    def iterator_error(seq: str) -> dict:
+        return client_error(kinesis.get_shard_iterator, StreamName="seqs", ShardId=shard0,
+                            ShardIteratorType="AT_SEQUENCE_NUMBER", StartingSequenceNumber=seq)
+
+    # A small number is AWS's oldest layout: it names shard 5 ...
+    assert_error(iterator_error("5"), "InvalidArgumentException",
+                 "Invalid StartingSequenceNumber. It encodes shardId-000000000005, while it was used in a call to a "
+                 "shard with shardId-000000000000")
+    # ... and one naming this very shard makes AWS fail inside.
+    assert_error(iterator_error("0"), "InternalFailureException", status=500)
+    # A shard index with its top bit set is printed signed, as AWS prints it.
+    negative = from_hex("2" + "0" * 37 + "800000002")
+    assert_error(iterator_error(negative), "InvalidArgumentException",
+                 "Invalid StartingSequenceNumber. It encodes shardId--02147483648, while it was used in a call to a "
+                 "shard with shardId-000000000000")
+    # Out of the layout's range, or a version 2 with its position's top bit set: invalid.
+    for bad in ("3" + "0" * 45 + "2", "2" + "0" * 10 + "8" + "0" * 34 + "2"):
+        assert_error(iterator_error(from_hex(bad)), "InvalidArgumentException",
+                     f"StartingSequenceNumber {from_hex(bad)} used in GetShardIterator on shard {shard0} in stream "
+                     f"seqs under account {ACCOUNT} is invalid.")
+    # SequenceNumberForOrdering: versions 1 and 2 are accepted whatever shard they name; others are not.
+    for good in ("2" + "0" * 45 + "1", "2" + "0" * 45 + "2", "2" + "0" * 37 + "800000002"):
+        kinesis.put_record(StreamName="seqs", Data=b"x", PartitionKey="k", SequenceNumberForOrdering=from_hex(good))
+    for bad in ("2" + "0" * 46, "2" + "0" * 45 + "3", "1" + "0" * 45 + "2"):
+        assert_error(
+            client_error(kinesis.put_record, StreamName="seqs", Data=b"x", PartitionKey="k",
+                         SequenceNumberForOrdering=from_hex(bad)),
+            "InvalidArgumentException",
+            f"ExclusiveMinimumSequenceNumber {from_hex(bad)} used in PutRecord on stream seqs under account "
+            f"{ACCOUNT} is invalid.",
+        )
+
+
 def test_at_timestamp_in_the_future(kinesis):
     create_stream(kinesis, "ts", 1)
     future = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) + dt.timedelta(hours=1)

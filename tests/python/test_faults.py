@@ -99,3 +99,21 @@ def test_rules_from_the_configuration_file(start_shardline, tmp_path):
     with pytest.raises(ClientError) as e:
         retrying_client(ep, attempts=1).list_streams()
     assert e.value.response["Error"]["Code"] == "LimitExceededException"
+
+
+def test_stream_and_shard_rules_match_get_records_through_its_iterator(endpoint):
+    k = retrying_client(endpoint, attempts=1)
+    create_stream(k, "hit", 2)
+    create_stream(k, "spared", 1)
+    admin(endpoint, "POST", "/_shardline/faults",
+          {"operation": "GetRecords", "stream": "hit", "shard": "shardId-000000000001",
+           "error": "ProvisionedThroughputExceededException"})
+
+    def iterator(stream: str, shard: str) -> str:
+        return k.get_shard_iterator(StreamName=stream, ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]
+
+    with pytest.raises(ClientError) as e:
+        k.get_records(ShardIterator=iterator("hit", "shardId-000000000001"))
+    assert e.value.response["Error"]["Code"] == "ProvisionedThroughputExceededException"
+    k.get_records(ShardIterator=iterator("hit", "shardId-000000000000"))
+    k.get_records(ShardIterator=iterator("spared", "shardId-000000000000"))

@@ -286,3 +286,60 @@ def test_update_max_record_size_out_of_range(kinesis_raw):
     assert summary(kinesis_raw, "size-bad")["MaxRecordSizeInKiB"] == 1024
     kinesis_raw.update_max_record_size(StreamARN=stream_arn("size-bad"), MaxRecordSizeInKiB=10240)
     assert wait_active(kinesis_raw, "size-bad")["MaxRecordSizeInKiB"] == 10240
+
+
+# --- streams created at start -------------------------------------------------------------------------
+
+
+def test_streams_named_at_start_are_created_once(restartable_shardline, tmp_path):
+    config = tmp_path / "shardline.toml"
+    config.write_text('create_streams = ["from-file:3"]\n')
+    flags = ("--create-stream", "plain", "--create-stream", "two:2", "--create-stream", "auto:on-demand",
+             "--config", str(config))
+    k = make_client(restartable_shardline.start(*flags))
+    # The file's list gives way to the flags' (a flag beats the file).
+    names = sorted(k.list_streams()["StreamNames"])
+    assert names == ["auto", "plain", "two"]
+    shape = {}
+    for name in names:
+        s = wait_active(k, name)
+        shape[name] = (s["StreamModeDetails"]["StreamMode"], s["OpenShardCount"])
+    assert shape == {"auto": ("ON_DEMAND", 4), "plain": ("PROVISIONED", 4), "two": ("PROVISIONED", 2)}
+    k.put_record(StreamName="two", Data=b"kept", PartitionKey="k")
+    k.split_shard(StreamName="two", ShardToSplit=SHARD(0), NewStartingHashKey=str(2**126))
+    wait_active(k, "two")
+    restartable_shardline.stop()
+    # Again with the same flags: nothing is recreated or reset.
+    k = make_client(restartable_shardline.start(*flags))
+    assert wait_active(k, "two")["OpenShardCount"] == 3
+    assert [r["Data"] for r in read_shard(k, "two", SHARD(1))] == [b"kept"]
+    restartable_shardline.stop()
+    # Without flags, the file's list applies.
+    k = make_client(restartable_shardline.start("--config", str(config)))
+    assert "from-file" in k.list_streams()["StreamNames"]
+
+
+def test_a_bad_stream_spec_stops_the_start(tmp_path):
+    import subprocess
+
+    from conftest import shardline_bin
+
+    for spec in ("bad name", "x:0", "x:many", ""):
+        out = subprocess.run([str(shardline_bin()), "serve", "--in-memory", "--port", "0", "--create-stream", spec],
+                             capture_output=True, text=True, timeout=20, cwd=tmp_path)
+        assert out.returncode != 0 and "--create-stream" in out.stderr, (spec, out.stderr)
+
+
+def test_a_stream_being_created_or_deleted_shows_no_shards(start_shardline):
+    k = make_client(start_shardline("--create-delay-ms", "1500", "--delete-delay-ms", "1500"))
+    k.create_stream(StreamName="slow", ShardCount=3)
+    d = k.describe_stream(StreamName="slow")["StreamDescription"]
+    assert (d["StreamStatus"], d["Shards"], d["HasMoreShards"]) == ("CREATING", [], False)
+    d = wait_until(
+        lambda: (x := k.describe_stream(StreamName="slow")["StreamDescription"])["StreamStatus"] == "ACTIVE" and x,
+        "slow becomes ACTIVE",
+    )
+    assert len(d["Shards"]) == 3
+    k.delete_stream(StreamName="slow")
+    d = k.describe_stream(StreamName="slow")["StreamDescription"]
+    assert (d["StreamStatus"], d["Shards"]) == ("DELETING", [])

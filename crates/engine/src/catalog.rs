@@ -115,7 +115,7 @@ impl Stream {
         self.meta
             .shards
             .get(index as usize)
-            .filter(|s| s.index == index)
+            .filter(|s| s.index == index && !s.pruned)
     }
 }
 
@@ -199,14 +199,27 @@ impl Catalog {
         self.next_partition.fetch_add(1, Ordering::Relaxed)
     }
 
-    /// Serialises the catalog for the manifest. Call through [`Catalog::persist_with`].
-    fn snapshot(&self, token_key_hex: String) -> CatalogData {
+    /// Serialises the catalog for the manifest, with `pending` in place of what the catalog
+    /// holds (for a stream whose write lock the caller holds, or one not yet inserted). Call
+    /// under the persist lock.
+    fn snapshot(&self, pending: Option<Pending<'_>>) -> CatalogData {
         let streams = self.streams.read();
+        let mut metas: Vec<StreamMeta> = streams
+            .values()
+            .filter_map(|s| match pending {
+                Some(Pending::Changed(stream, _)) if Arc::ptr_eq(stream, s) => None,
+                _ => Some(s.read().meta.clone()),
+            })
+            .collect();
+        match pending {
+            Some(Pending::Changed(_, meta)) | Some(Pending::New(meta)) => metas.push(meta.clone()),
+            None => {}
+        }
         CatalogData {
             version: MANIFEST_VERSION,
-            token_key: token_key_hex,
+            token_key: self.token_key.iter().map(|b| format!("{b:02x}")).collect(),
             next_partition: self.next_partition.load(Ordering::Relaxed),
-            streams: streams.values().map(|s| s.read().meta.clone()).collect(),
+            streams: metas,
             accounts: self.accounts.read().clone(),
         }
     }
@@ -217,8 +230,55 @@ impl Catalog {
         write: impl FnOnce(&CatalogData) -> Result<(), E>,
     ) -> Result<(), E> {
         let _guard = self.persist_lock.lock();
-        let hex: String = self.token_key.iter().map(|b| format!("{b:02x}")).collect();
-        write(&self.snapshot(hex))
+        write(&self.snapshot(None))
+    }
+
+    /// Takes the persist lock ahead of a change that must be in the manifest before anyone
+    /// can act on it (a new layout of shards, a new data key, a new stream): the caller takes
+    /// the stream's write lock after this, never before (the lock order is persist, then
+    /// streams), changes the stream, and stores it with [`Persisting::store`] before letting
+    /// the stream go.
+    pub fn begin_persist(&self) -> Persisting<'_> {
+        Persisting {
+            catalog: self,
+            _guard: self.persist_lock.lock(),
+        }
+    }
+}
+
+/// A stream's state not (yet) visible through the catalog's locks.
+#[derive(Clone, Copy)]
+enum Pending<'a> {
+    /// A stream whose write lock the caller holds, as changed.
+    Changed(&'a StreamRef, &'a StreamMeta),
+    /// A stream about to be inserted.
+    New(&'a StreamMeta),
+}
+
+/// The persist lock, held for a change that must reach the manifest first.
+pub struct Persisting<'a> {
+    catalog: &'a Catalog,
+    _guard: parking_lot::MutexGuard<'a, ()>,
+}
+
+impl Persisting<'_> {
+    /// Stores the manifest with `meta` as `stream`'s metadata (the caller holds its write lock).
+    pub fn store_changed<E>(
+        &self,
+        stream: &StreamRef,
+        meta: &StreamMeta,
+        write: impl FnOnce(&CatalogData) -> Result<(), E>,
+    ) -> Result<(), E> {
+        write(&self.catalog.snapshot(Some(Pending::Changed(stream, meta))))
+    }
+
+    /// Stores the manifest with a stream that is not in the catalog yet.
+    pub fn store_new<E>(
+        &self,
+        meta: &StreamMeta,
+        write: impl FnOnce(&CatalogData) -> Result<(), E>,
+    ) -> Result<(), E> {
+        write(&self.catalog.snapshot(Some(Pending::New(meta))))
     }
 }
 

@@ -154,6 +154,7 @@ impl Engine {
         input: DescribeStreamConsumerInput,
     ) -> Result<DescribeStreamConsumerOutput> {
         let (stream, consumer) = self.find_consumer(caller, &input)?;
+        self.admit_stream_of(caller, &stream)?;
         let now = self.clock.now_ms();
         let s = stream.read();
         let stream_arn = s.meta.arn(&self.config.region);
@@ -175,6 +176,7 @@ impl Engine {
     ) -> Result<ListStreamConsumersOutput> {
         let now = self.clock.now_ms();
         let (n, stream) = self.stream_by_arn(caller, input.stream_arn.as_deref())?;
+        self.admit_stream(caller, &n.account, &n.name)?;
         let (after, max_results) = match &input.next_token {
             Some(t) => {
                 let token: ListConsumersToken = next_token::open(
@@ -240,6 +242,7 @@ impl Engine {
         input: DeregisterStreamConsumerInput,
     ) -> Result<Empty> {
         let (stream, consumer) = self.find_consumer(caller, &input)?;
+        self.admit_stream_of(caller, &stream)?;
         let now = self.clock.now_ms();
         {
             let mut s = stream.write();

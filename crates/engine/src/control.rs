@@ -81,6 +81,7 @@ impl Engine {
                 adjacent_parent: None,
                 created_ms: now,
                 closed: None,
+                pruned: false,
             })
             .collect();
         // Partitions first: a crash before the manifest is written leaves only orphans,
@@ -112,13 +113,22 @@ impl Engine {
             data_keys: Vec::new(),
         };
         let partitions: Vec<u64> = meta.shards.iter().map(|s| s.partition).collect();
-        if !self.catalog.insert(meta) {
+        // In the manifest before it is in the catalog: nothing can be written to a stream a
+        // crash could forget.
+        let persisting = self.catalog.begin_persist();
+        let stored = if self.catalog.get(&account, &name).is_some() {
+            Err(already_exists(&account, &name).into())
+        } else {
+            persisting.store_new(&meta, |d| self.write_manifest(d))
+        };
+        if let Err(e) = stored {
+            drop(persisting);
             for p in partitions {
                 self.storage.remove_partition(p)?;
             }
-            return Err(already_exists(&account, &name).into());
+            return Err(e);
         }
-        self.persist()?;
+        self.catalog.insert(meta);
         Ok(Empty {})
     }
 
@@ -167,8 +177,12 @@ impl Engine {
             .map_or(DESCRIBE_STREAM_MAX, |l| l as usize)
             .min(DESCRIBE_STREAM_MAX);
         let after = input.exclusive_start_shard_id.as_deref();
+        // A stream being created or deleted shows no shards, as AWS's does.
+        let status = s.meta.status(now);
+        let visible = status.is_readable();
         let mut shards: Vec<Shard> = self
             .listed_shards(&s, now)
+            .filter(|_| visible)
             .filter(|sh| after.is_none_or(|a| after_shard(sh, a)))
             .map(shard_shape)
             .take(limit + 1)
@@ -180,7 +194,7 @@ impl Engine {
             stream_description: StreamDescription {
                 stream_name: m.name.clone(),
                 stream_arn: m.arn(&self.config.region),
-                stream_status: m.status(now).as_str().into(),
+                stream_status: status.as_str().into(),
                 stream_mode_details: mode_details(m.mode),
                 shards,
                 has_more_shards,
@@ -357,6 +371,7 @@ impl Engine {
             .catalog
             .get(&account, &name)
             .ok_or_else(|| not_found(&account, &name))?;
+        self.admit_stream(caller, &account, &name)?;
         let s = stream.read();
         let status = s.meta.status(now);
         if !status.is_readable() {

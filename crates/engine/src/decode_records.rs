@@ -31,7 +31,7 @@ impl Engine {
             .iter()
             .map(|e| {
                 let (plain, encryption_type) = match payload::classify(&e.payload) {
-                    Some(payload::Stored::Plain(p)) => (p.clone(), "NONE"),
+                    Some(payload::Stored::Plain(p)) => (p.clone(), None),
                     Some(payload::Stored::Sealed { key_id, sealed }) => {
                         let key = keys
                             .iter()
@@ -41,7 +41,7 @@ impl Engine {
                             .keyring
                             .decrypt(key, sealed)
                             .ok_or_else(|| corrupt(e, "record does not decrypt"))?;
-                        (Bytes::from(plain), "KMS")
+                        (Bytes::from(plain), Some("KMS"))
                     }
                     None => return Err(corrupt(e, "unreadable record payload")),
                 };

@@ -5,13 +5,13 @@
 
 use std::time::Instant;
 
-use shardline_log::Entry;
+use shardline_log::{Entry, LogError};
 use shardline_wire::shapes::*;
 use shardline_wire::{ApiError, ErrorCode};
 
 use crate::catalog::Stream;
 use crate::clock::java_date;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::iterator_token::ShardIterator;
 use crate::limits::rate_exceeded;
 use crate::metrics::{self, Enhanced};
@@ -23,6 +23,13 @@ pub(crate) const GET_RECORDS_MAX_BYTES: usize = 10 * 1024 * 1024;
 const GET_RECORDS_MAX_COUNT: usize = 10_000;
 
 impl Engine {
+    /// The stream and shard a shard iterator reads (for fault rules scoped to them); `None`
+    /// for a token that is not one of this server's iterators.
+    pub fn iterator_target(&self, token: &str) -> Option<(String, String)> {
+        let it = ShardIterator::open(&self.sealer, token)?;
+        Some((it.stream, shard_id(it.shard_index)))
+    }
+
     pub fn get_records(&self, caller: &Caller, input: GetRecordsInput) -> Result<GetRecordsOutput> {
         let started = Instant::now();
         let now = self.clock.now_ms();
@@ -83,14 +90,20 @@ impl Engine {
             )
         };
         let limit = input.limit.map_or(GET_RECORDS_MAX_COUNT, |l| l as usize);
-        let entries = self.read_shard(
-            &shard,
-            it.offset,
-            limit,
-            GET_RECORDS_MAX_BYTES,
-            retention_ms,
-            now,
-        )?;
+        // A stream deleted while the call ran loses its partitions under it: the shard is gone.
+        let entries = self
+            .read_shard(
+                &shard,
+                it.offset,
+                limit,
+                GET_RECORDS_MAX_BYTES,
+                retention_ms,
+                now,
+            )
+            .map_err(|e| match e {
+                EngineError::Storage(LogError::NoSuchPartition(_)) => missing().into(),
+                e => e,
+            })?;
         let returned: usize = entries.iter().map(|e| e.payload.len()).sum();
         if let Some(s) = self.catalog.get(&it.account, &it.stream) {
             s.read()

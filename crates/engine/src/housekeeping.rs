@@ -2,6 +2,7 @@
 //! finished, data past each stream's retention is trimmed, deregistered consumers are dropped,
 //! and on-demand streams are scaled.
 
+use crate::catalog::StreamRef;
 use crate::error::Result;
 use crate::Engine;
 
@@ -24,6 +25,7 @@ impl Engine {
                     s.meta
                         .shards
                         .iter()
+                        .filter(|sh| !sh.pruned)
                         .map(|sh| sh.partition)
                         .collect::<Vec<_>>(),
                     s.meta.deleted_at_ms.is_some_and(|t| t <= now),
@@ -42,6 +44,7 @@ impl Engine {
             for p in partitions {
                 self.storage.trim_before(p, cutoff)?;
             }
+            self.prune_closed_shards(&stream, cutoff)?;
             let mut s = stream.write();
             let before = s.meta.consumers.len();
             s.meta
@@ -55,6 +58,32 @@ impl Engine {
         self.autoscale()?;
         if deleted {
             tracing::debug!("finished stream deletions");
+        }
+        Ok(())
+    }
+
+    /// Drops the partitions of closed shards whose every record passed retention (closed
+    /// before `cutoff`): the manifest marks them pruned first, then the partitions go, so a
+    /// crash in between leaves only orphans that the next start removes.
+    fn prune_closed_shards(&self, stream: &StreamRef, cutoff: u64) -> Result<()> {
+        let doomed: Vec<u64> = {
+            let mut s = stream.write();
+            s.meta
+                .shards
+                .iter_mut()
+                .filter(|sh| !sh.pruned && sh.closed.as_ref().is_some_and(|c| c.closed_ms < cutoff))
+                .map(|sh| {
+                    sh.pruned = true;
+                    sh.partition
+                })
+                .collect()
+        };
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        self.persist()?;
+        for p in doomed {
+            self.storage.remove_partition(p)?;
         }
         Ok(())
     }

@@ -113,7 +113,7 @@ impl Engine {
     fn reconcile(&self) -> Result<()> {
         let mut known = std::collections::HashSet::new();
         for stream in self.catalog.all() {
-            for shard in &stream.read().meta.shards {
+            for shard in stream.read().meta.shards.iter().filter(|sh| !sh.pruned) {
                 known.insert(shard.partition);
             }
         }
@@ -134,13 +134,41 @@ impl Engine {
     }
 
     fn persist(&self) -> Result<()> {
-        self.catalog.persist_with(|data| {
-            let bytes =
-                serde_json::to_vec(data).map_err(|e| EngineError::Metadata(e.to_string()))?;
-            self.storage
-                .store_manifest(&bytes)
-                .map_err(EngineError::from)
-        })
+        self.catalog.persist_with(|data| self.write_manifest(data))
+    }
+
+    fn write_manifest(&self, data: &CatalogData) -> Result<()> {
+        let bytes = serde_json::to_vec(data).map_err(|e| EngineError::Metadata(e.to_string()))?;
+        self.storage
+            .store_manifest(&bytes)
+            .map_err(EngineError::from)
+    }
+
+    /// Changes a stream in a way nothing may act on before it is in the manifest (a new layout
+    /// of shards that writes will route to, a new data key records will be sealed with): the
+    /// stream stays write-locked from the change until the manifest holding it is stored, so a
+    /// write acknowledged under the new state is never lost with it in a crash. If the change
+    /// or the store fails, the stream goes back to what it was.
+    ///
+    /// # Errors
+    /// The change's error, or the manifest's store failing.
+    pub(crate) fn change_durably<T>(
+        &self,
+        stream: &catalog::StreamRef,
+        change: impl FnOnce(&mut catalog::Stream) -> Result<T>,
+    ) -> Result<T> {
+        let persisting = self.catalog.begin_persist();
+        let mut s = stream.write();
+        let before = s.meta.clone();
+        let out = change(&mut s).and_then(|out| {
+            persisting.store_changed(stream, &s.meta, |d| self.write_manifest(d))?;
+            Ok(out)
+        });
+        if out.is_err() {
+            s.meta = before;
+            s.rebuild_routes();
+        }
+        out
     }
 
     /// Admits a call under AWS's control-plane rate limits (when limits are on).
@@ -164,6 +192,39 @@ impl Engine {
             .into());
         }
         Ok(())
+    }
+
+    /// Admits a per-stream control-plane call (ListShards, DescribeStreamConsumer,
+    /// ListStreamConsumers, DeregisterStreamConsumer) under AWS's rate for the stream.
+    ///
+    /// # Errors
+    /// `LimitExceededException` when the stream is over the operation's rate.
+    pub(crate) fn admit_stream(&self, caller: &Caller, account: &str, stream: &str) -> Result<()> {
+        if self.config.limits.control_plane
+            && !self
+                .control_limiter
+                .admit_stream(account, stream, caller.operation)
+        {
+            return Err(shardline_wire::ApiError::new(
+                shardline_wire::ErrorCode::LimitExceeded,
+                format!("Rate exceeded for stream {stream} under account {account}."),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// [`Engine::admit_stream`] for a stream already found.
+    pub(crate) fn admit_stream_of(
+        &self,
+        caller: &Caller,
+        stream: &catalog::StreamRef,
+    ) -> Result<()> {
+        let (account, name) = {
+            let s = stream.read();
+            (s.meta.account.clone(), s.meta.name.clone())
+        };
+        self.admit_stream(caller, &account, &name)
     }
 
     pub fn config(&self) -> &EngineConfig {

@@ -324,21 +324,41 @@ pub fn control_rate(op: shardline_wire::Operation) -> Option<u64> {
     })
 }
 
-/// Per-account buckets for control-plane calls.
+/// The control-plane calls AWS limits per stream rather than per account.
+pub fn per_stream(op: shardline_wire::Operation) -> bool {
+    use shardline_wire::Operation::*;
+    matches!(
+        op,
+        ListShards | DescribeStreamConsumer | ListStreamConsumers | DeregisterStreamConsumer
+    )
+}
+
+/// Buckets for control-plane calls: per account, or per stream for the calls AWS counts so.
 #[derive(Default)]
 pub struct ControlLimiter {
+    /// Keyed by the account, or `account/stream` for per-stream calls, and the operation.
     buckets: Mutex<std::collections::HashMap<(String, shardline_wire::Operation), Bucket>>,
 }
 
 impl ControlLimiter {
-    /// Takes one call of `op` for `account`; false when over AWS's rate.
+    /// Takes one call of `op` for `account`; false when over AWS's rate. Per-stream calls
+    /// pass here and are counted by [`ControlLimiter::admit_stream`].
     pub fn admit(&self, account: &str, op: shardline_wire::Operation) -> bool {
+        per_stream(op) || self.take(account.to_string(), op)
+    }
+
+    /// Takes one call of a per-stream `op` on a stream of `account`.
+    pub fn admit_stream(&self, account: &str, stream: &str, op: shardline_wire::Operation) -> bool {
+        !per_stream(op) || self.take(format!("{account}/{stream}"), op)
+    }
+
+    fn take(&self, scope: String, op: shardline_wire::Operation) -> bool {
         let Some(rate) = control_rate(op) else {
             return true;
         };
         let mut buckets = self.buckets.lock();
         let bucket = buckets
-            .entry((account.to_string(), op))
+            .entry((scope, op))
             .or_insert_with(|| Bucket::new(rate));
         bucket.refill(Instant::now());
         if bucket.tokens >= 1.0 {

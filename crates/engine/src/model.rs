@@ -169,6 +169,10 @@ pub struct ShardMeta {
     pub adjacent_parent: Option<u32>,
     pub created_ms: u64,
     pub closed: Option<ClosedShard>,
+    /// A closed shard whose records all passed retention: its partition is gone, and the shard
+    /// is kept only for its index and its children's lineage.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pruned: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

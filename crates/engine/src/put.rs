@@ -20,7 +20,7 @@ use crate::metrics::{self, Enhanced};
 use crate::model::ShardMeta;
 use crate::payload;
 use crate::resolve::{not_found, StreamName};
-use crate::seqnum::{self, SequenceNumber};
+use crate::seqnum::{self, Classified, SequenceNumber};
 use crate::{Caller, Engine};
 
 /// A PutRecords request may carry at most this much data and keys (AWS: 10 MiB).
@@ -49,7 +49,8 @@ struct Admitted {
     throttled: Vec<(usize, String)>,
     /// Bytes of each entry (data plus partition key).
     sizes: Vec<u64>,
-    encryption: &'static str,
+    /// `KMS` while the stream seals what it stores; AWS names no type otherwise.
+    encryption: Option<&'static str>,
     enhanced: Enhanced,
 }
 
@@ -62,7 +63,11 @@ impl Engine {
         let started = Instant::now();
         let (n, stream) = self.writable_stream(caller, &input)?;
         if let Some(seq) = &input.sequence_number_for_ordering {
-            if SequenceNumber::parse(seq).is_none() {
+            // Any number of AWS's layouts will do (it is not checked against the shard).
+            if matches!(
+                SequenceNumber::classify(seq),
+                Classified::Invalid | Classified::Small { .. }
+            ) {
                 return Err(ApiError::invalid_argument(format!(
                     "ExclusiveMinimumSequenceNumber {seq} used in PutRecord on stream {} under account {} is invalid.",
                     n.name, n.account
@@ -98,7 +103,7 @@ impl Engine {
         Ok(PutRecordOutput {
             shard_id: shard.id(),
             sequence_number: shard.sequence_number(first_offset, timestamp_ms),
-            encryption_type: admitted.encryption.into(),
+            encryption_type: admitted.encryption,
         })
     }
 
@@ -186,7 +191,7 @@ impl Engine {
         Ok(PutRecordsOutput {
             failed_record_count: failed,
             records: results,
-            encryption_type: encryption.into(),
+            encryption_type: encryption,
         })
     }
 
@@ -282,7 +287,7 @@ impl Engine {
             batches,
             throttled,
             sizes,
-            encryption: s.meta.encryption_type(),
+            encryption: s.meta.encryption.is_some().then_some("KMS"),
             enhanced,
         })
     }

@@ -38,9 +38,8 @@ impl Engine {
         let key_text = input.new_starting_hash_key.unwrap_or_default();
         // The limit is checked before taking the stream's write lock: it reads every stream.
         self.check_shard_limit(&n.account, 1)?;
-        {
-            let mut s = stream.write();
-            let pos = open_shard(&s, &n, &given)?;
+        self.change_durably(&stream, |s| {
+            let pos = open_shard(s, &n, &given)?;
             let (start, end) = s.meta.shards[pos].hash_range();
             let key: u128 = key_text.parse().unwrap_or(u128::MAX);
             if !(key > start.saturating_add(1) && key < end) {
@@ -51,10 +50,10 @@ impl Engine {
                 .into());
             }
             let now = self.clock.now_ms();
-            self.split(&mut s, pos, key, now)?;
-            self.finish_reshard(&mut s, now);
-        }
-        self.commit_reshard()?;
+            self.split(s, pos, key, now)?;
+            self.finish_reshard(s, now);
+            Ok(())
+        })?;
         Ok(Empty {})
     }
 
@@ -64,10 +63,9 @@ impl Engine {
         self.shard_index(caller, &input, &a_id)?;
         self.shard_index(caller, &input, &b_id)?;
         let (n, stream) = self.reshardable(caller, &input, "MergeShards")?;
-        {
-            let mut s = stream.write();
-            let a = open_shard(&s, &n, &a_id)?;
-            let b = open_shard(&s, &n, &b_id)?;
+        self.change_durably(&stream, |s| {
+            let a = open_shard(s, &n, &a_id)?;
+            let b = open_shard(s, &n, &b_id)?;
             let (ra, rb) = (s.meta.shards[a].hash_range(), s.meta.shards[b].hash_range());
             // Order matters: the shard to merge must end just below the adjacent one.
             let adjacent = ra.1.checked_add(1) == Some(rb.0);
@@ -79,10 +77,10 @@ impl Engine {
                 .into());
             }
             let now = self.clock.now_ms();
-            self.merge(&mut s, a, b, now)?;
-            self.finish_reshard(&mut s, now);
-        }
-        self.commit_reshard()?;
+            self.merge(s, a, b, now)?;
+            self.finish_reshard(s, now);
+            Ok(())
+        })?;
         Ok(Empty {})
     }
 
@@ -96,8 +94,7 @@ impl Engine {
         let now = self.clock.now_ms();
         let planned = uniform_plan(&stream.read(), target).new_shards;
         self.check_shard_limit(&n.account, planned)?;
-        let (current, arn) = {
-            let mut s = stream.write();
+        let (current, arn) = self.change_durably(&stream, |s| {
             let current = s.meta.open_shards().count() as u32;
             let refuse =
                 |why: String| -> Result<()> { Err(ApiError::invalid_argument(why).into()) };
@@ -120,7 +117,7 @@ impl Engine {
                 )
                 .into());
             }
-            let plan = uniform_plan(&s, target);
+            let plan = uniform_plan(s, target);
             if target != current || !plan.splits.is_empty() {
                 for (index, key) in plan.splits {
                     let pos = s
@@ -129,9 +126,9 @@ impl Engine {
                         .iter()
                         .position(|sh| sh.index == index)
                         .unwrap_or(0);
-                    self.split(&mut s, pos, key, now)?;
+                    self.split(s, pos, key, now)?;
                 }
-                for group in plan_merges(&s, target) {
+                for group in plan_merges(s, target) {
                     let mut acc = group[0];
                     for &next in &group[1..] {
                         let a = s
@@ -146,7 +143,7 @@ impl Engine {
                             .iter()
                             .position(|sh| sh.index == next)
                             .unwrap_or(0);
-                        let child = self.merge(&mut s, a, b, now)?;
+                        let child = self.merge(s, a, b, now)?;
                         acc = s
                             .meta
                             .shards
@@ -156,11 +153,10 @@ impl Engine {
                     }
                 }
                 s.meta.scaling_history.push(now);
-                self.finish_reshard(&mut s, now);
+                self.finish_reshard(s, now);
             }
-            (current, s.meta.arn(&self.config.region))
-        };
-        self.commit_reshard()?;
+            Ok((current, s.meta.arn(&self.config.region)))
+        })?;
         Ok(UpdateShardCountOutput {
             stream_name: n.name,
             current_shard_count: i64::from(current),
@@ -252,6 +248,7 @@ impl Engine {
             adjacent_parent: adjacent,
             created_ms: now,
             closed: None,
+            pruned: false,
         })
     }
 
@@ -283,12 +280,6 @@ impl Engine {
     fn finish_reshard(&self, s: &mut Stream, now: u64) {
         s.meta.updating_until_ms = Some(now + self.config.create_delay_ms);
         s.rebuild_routes();
-    }
-
-    /// Records the new layout. Writes already go to the children: the routing table was
-    /// rebuilt under the write lock.
-    fn commit_reshard(&self) -> Result<()> {
-        self.persist()
     }
 }
 
@@ -384,6 +375,15 @@ const HOT_CHECKS: u32 = 2;
 const COLD_BYTES_PER_SEC: f64 = 0.05 * 1024.0 * 1024.0;
 const COLD_RECORDS_PER_SEC: f64 = 50.0;
 
+/// What on-demand scaling decided for a stream (shard positions).
+#[derive(Clone, Copy)]
+enum Scaling {
+    /// Split the shard at this key.
+    Split(usize, u128),
+    /// Merge these two adjacent shards.
+    Merge(usize, usize),
+}
+
 impl Engine {
     /// On-demand scaling, run by housekeeping: a shard of an on-demand stream that stays near
     /// its write limits is split in two; two adjacent shards that have both been cold for the
@@ -443,35 +443,48 @@ impl Engine {
                     hot = Some(pos);
                 }
             }
-            if let Some(pos) = hot {
+            let action = if let Some(pos) = hot {
                 let (start, end) = s.meta.shards[pos].hash_range();
-                if end > start {
-                    let key = start + (end - start) / 2 + 1;
-                    tracing::info!(
-                        stream = s.meta.name,
-                        shard = s.meta.shards[pos].id(),
-                        "on-demand scaling splits a hot shard"
-                    );
-                    self.split(&mut s, pos, key, now)?;
-                    self.finish_reshard(&mut s, now);
-                    changed = true;
-                }
+                (end > start).then(|| Scaling::Split(pos, start + (end - start) / 2 + 1))
             } else if open.len() > self.config.on_demand_shards as usize {
                 let cooled = |p: usize| {
                     s.heat[p]
                         .cold_since_ms
                         .is_some_and(|t| now.saturating_sub(t) >= self.config.on_demand_cooldown_ms)
                 };
-                if let Some(pair) = open.windows(2).find(|w| cooled(w[0]) && cooled(w[1])) {
-                    let (a, b) = (pair[0], pair[1]);
-                    tracing::info!(
-                        stream = s.meta.name,
-                        "on-demand scaling merges two cold shards"
-                    );
-                    self.merge(&mut s, a, b, now)?;
-                    self.finish_reshard(&mut s, now);
-                    changed = true;
-                }
+                open.windows(2)
+                    .find(|w| cooled(w[0]) && cooled(w[1]))
+                    .map(|pair| Scaling::Merge(pair[0], pair[1]))
+            } else {
+                None
+            };
+            drop(s);
+            // The new layout is in the manifest before any write can reach it.
+            if let Some(action) = action {
+                self.change_durably(&stream, |s| {
+                    let still_open =
+                        |p: usize| s.meta.shards.get(p).is_some_and(|sh| sh.closed.is_none());
+                    match action {
+                        Scaling::Split(pos, key) if still_open(pos) => {
+                            tracing::info!(
+                                stream = s.meta.name,
+                                shard = s.meta.shards[pos].id(),
+                                "on-demand scaling splits a hot shard"
+                            );
+                            self.split(s, pos, key, now)?;
+                        }
+                        Scaling::Merge(a, b) if still_open(a) && still_open(b) => {
+                            tracing::info!(
+                                stream = s.meta.name,
+                                "on-demand scaling merges two cold shards"
+                            );
+                            self.merge(s, a, b, now)?;
+                        }
+                        _ => return Ok(()),
+                    }
+                    self.finish_reshard(s, now);
+                    Ok(())
+                })?;
             }
         }
         if changed {

@@ -58,7 +58,10 @@ impl SequenceNumber {
         let position = field(80, 64);
         let low_nibble = field(144, 4);
         let shard_create_secs = field(148, 36);
-        if low_nibble != u64::from(shard_index & 0xf) || position > END_POSITION {
+        if low_nibble != u64::from(shard_index & 0xf)
+            || position > END_POSITION
+            || shard_index > i32::MAX as u32
+        {
             return None;
         }
         Some(SequenceNumber {
@@ -67,6 +70,60 @@ impl SequenceNumber {
             position,
             record_secs,
         })
+    }
+}
+
+/// What a sequence number a client sent is, as AWS reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Classified {
+    /// Not a sequence number of any layout AWS knows.
+    Invalid,
+    /// Below 2^124: AWS reads it as its oldest layout, naming only a shard index.
+    Small { shard_index: i32 },
+    /// AWS's layout (version 1 or 2) but not a number this server issued.
+    Foreign { shard_index: i32 },
+    /// A number this server could have issued.
+    Ours(SequenceNumber),
+}
+
+impl SequenceNumber {
+    /// Reads any decimal a client may send as AWS reads it: below 2^124 the old small layout;
+    /// between 2^185 and 1.5·2^185 the 47-hex-digit layout, version 1 or 2 by its last digit
+    /// (version 2 refused with its position's top bit set or a shard create time from year
+    /// 2477 on); anything else invalid. The shard index is the signed 32-bit field before the
+    /// version digit.
+    pub fn classify(decimal: &str) -> Classified {
+        if decimal.is_empty() || decimal.len() > 78 || !decimal.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Classified::Invalid;
+        }
+        let Ok(v) = U256::from_str_radix(decimal, 10) else {
+            return Classified::Invalid;
+        };
+        let low32 = |v: U256| -> i32 { (v & U256::from(u32::MAX)).as_u32() as i32 };
+        if v < U256::ONE << 124 {
+            return Classified::Small {
+                shard_index: low32(v),
+            };
+        }
+        let lowest = U256::ONE << 185;
+        if v < lowest || v >= lowest + (lowest >> 1) {
+            return Classified::Invalid;
+        }
+        let version = (v & U256::from(0xfu8)).as_u8();
+        let shard_index = low32(v >> 4u32);
+        let position: u64 = ((v >> 80u32) & U256::from(u64::MAX)).as_u64();
+        let create_secs: u64 = ((v >> 148u32) & U256::from(SECS_MASK)).as_u64();
+        match version {
+            1 => Classified::Foreign { shard_index },
+            2 if position >> 63 == 0 && create_secs < 16_025_175_000 => {
+                match SequenceNumber::parse(decimal) {
+                    Some(ours) => Classified::Ours(ours),
+                    None => Classified::Foreign { shard_index },
+                }
+            }
+            _ => Classified::Invalid,
+        }
     }
 }
 
@@ -241,6 +298,50 @@ mod tests {
     #[test]
     fn rejects_foreign_numbers() {
         assert_eq!(SequenceNumber::parse("0"), None);
+        // As AWS reads what clients send.
+        assert_eq!(
+            SequenceNumber::classify("5"),
+            Classified::Small { shard_index: 5 }
+        );
+        let version = |last: char| format!("2{}{last}", "0".repeat(45));
+        let from_hex = |hex: &str| U256::from_str_radix(hex, 16).unwrap().to_string();
+        assert_eq!(
+            SequenceNumber::classify(&from_hex(&version('1'))),
+            Classified::Foreign { shard_index: 0 }
+        );
+        for bad in [version('0'), version('3'), version('4')] {
+            assert_eq!(
+                SequenceNumber::classify(&from_hex(&bad)),
+                Classified::Invalid
+            );
+        }
+        // Leading hex digit 1 or 3: out of the layout's range.
+        for lead in ['1', '3'] {
+            let hex = format!("{lead}{}2", "0".repeat(45));
+            assert_eq!(
+                SequenceNumber::classify(&from_hex(&hex)),
+                Classified::Invalid
+            );
+        }
+        // The position's top bit, or a create time from 2477 on, makes version 2 invalid.
+        let top_bit = format!("2{}8{}2", "0".repeat(10), "0".repeat(34));
+        assert_eq!(
+            SequenceNumber::classify(&from_hex(&top_bit)),
+            Classified::Invalid
+        );
+        let late = format!("2{:09x}{}2", 16_025_175_000u64, "0".repeat(36));
+        assert_eq!(
+            SequenceNumber::classify(&from_hex(&late)),
+            Classified::Invalid
+        );
+        // The shard index is signed.
+        let negative = format!("2{}800000002", "0".repeat(37));
+        assert_eq!(
+            SequenceNumber::classify(&from_hex(&negative)),
+            Classified::Foreign {
+                shard_index: i32::MIN
+            }
+        );
         assert_eq!(SequenceNumber::parse("12345"), None);
         assert_eq!(SequenceNumber::parse("abc"), None);
     }

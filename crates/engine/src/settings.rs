@@ -352,8 +352,9 @@ impl Engine {
         }
         self.check_kms_key(&key_id, &n)?;
         let now = self.clock.now_ms();
-        {
-            let mut s = stream.write();
+        // Records are sealed under the new data key once this returns: the key is in the
+        // manifest first.
+        self.change_durably(&stream, |s| {
             require_active(&s.meta, &n, now)?;
             let same_key = s
                 .meta
@@ -373,8 +374,8 @@ impl Engine {
                 });
             }
             s.meta.updating_until_ms = Some(now + self.config.create_delay_ms);
-        }
-        self.persist()?;
+            Ok(())
+        })?;
         Ok(Empty {})
     }
 

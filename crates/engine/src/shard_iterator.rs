@@ -9,7 +9,7 @@ use crate::iterator_token::ShardIterator;
 use crate::limits::rate_exceeded;
 use crate::model::{parse_shard_id, shard_id, ShardMeta};
 use crate::resolve::StreamName;
-use crate::seqnum::SequenceNumber;
+use crate::seqnum::{Classified, SequenceNumber};
 use crate::{Caller, Engine};
 
 impl Engine {
@@ -144,19 +144,34 @@ impl Engine {
                 n.account
             ))
         };
-        let parsed = SequenceNumber::parse(seq).ok_or_else(|| invalid(""))?;
-        if parsed.shard_index != shard.index {
-            return Err(ApiError::invalid_argument(format!(
-                "Invalid StartingSequenceNumber. It encodes {}, while it was used in a call to a shard with {}",
-                shard_id(parsed.shard_index),
+        // The index a number names, signed as AWS reads it (and prints it: `shardId--02147483648`).
+        let other_shard = |index: i32| {
+            ApiError::invalid_argument(format!(
+                "Invalid StartingSequenceNumber. It encodes shardId-{index:012}, while it was used in a call to a shard with {}",
                 shard.id()
             ))
-            .into());
+        };
+        let ours = i32::try_from(shard.index).ok();
+        match SequenceNumber::classify(seq) {
+            Classified::Invalid => Err(invalid("").into()),
+            Classified::Small { shard_index } | Classified::Foreign { shard_index }
+                if Some(shard_index) != ours =>
+            {
+                Err(other_shard(shard_index).into())
+            }
+            // AWS's oldest layout naming this very shard: AWS fails inside, and says no more.
+            Classified::Small { .. } => Err(ApiError::bare(ErrorCode::InternalFailure).into()),
+            Classified::Foreign { .. } => {
+                Err(invalid(" because it did not come from this stream").into())
+            }
+            Classified::Ours(parsed) if parsed.shard_index != shard.index => {
+                Err(other_shard(parsed.shard_index as i32).into())
+            }
+            Classified::Ours(parsed) if parsed.shard_create_secs != shard.created_ms / 1000 => {
+                Err(invalid(" because it did not come from this stream").into())
+            }
+            Classified::Ours(parsed) => Ok(parsed.position),
         }
-        if parsed.shard_create_secs != shard.created_ms / 1000 {
-            return Err(invalid(" because it did not come from this stream").into());
-        }
-        Ok(parsed.position)
     }
 
     /// The oldest offset still within retention.

@@ -21,6 +21,10 @@ pub enum LogError {
     OutOfFiles,
     #[error("storage I/O failed: {0}")]
     Io(#[from] io::Error),
+    /// A write that did not happen (a full disk, say): unlike a failed fsync it leaves nothing
+    /// in doubt, so the storage goes on taking writes once the cause is gone.
+    #[error("storage write failed: {0}")]
+    Unwritten(io::Error),
 }
 
 impl Clone for LogError {
@@ -40,6 +44,7 @@ impl Clone for LogError {
             LogError::Closed => LogError::Closed,
             LogError::OutOfFiles => LogError::OutOfFiles,
             LogError::Io(e) => LogError::Io(io::Error::new(e.kind(), e.to_string())),
+            LogError::Unwritten(e) => LogError::Unwritten(io::Error::new(e.kind(), e.to_string())),
         }
     }
 }

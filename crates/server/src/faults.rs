@@ -176,6 +176,8 @@ pub struct Target {
     #[serde(rename = "StreamARN")]
     pub stream_arn: Option<String>,
     pub shard_id: Option<String>,
+    /// GetRecords names its stream and shard only through its iterator.
+    pub shard_iterator: Option<String>,
 }
 
 impl Target {

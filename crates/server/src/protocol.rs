@@ -142,7 +142,15 @@ pub async fn post(shared: &Arc<Shared>, req: Request<Incoming>) -> Response<Body
         }
     };
     if !shared.faults.is_empty() {
-        let target: faults::Target = codec.decode(&body).unwrap_or_default();
+        let mut target: faults::Target = codec.decode(&body).unwrap_or_default();
+        if let Some((stream, shard)) = target
+            .shard_iterator
+            .as_deref()
+            .and_then(|it| shared.engine.iterator_target(it))
+        {
+            target.stream_name = Some(stream);
+            target.shard_id = Some(shard);
+        }
         let effect = shared
             .faults
             .effect(op, target.stream(), target.shard_id.as_deref());

@@ -71,6 +71,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         )
         .context("loading stream metadata")?,
     );
+    create_streams(&engine, &s)?;
 
     let credentials = match (&s.auth, &s.credentials_file) {
         (AuthArg::Sigv4, Some(path)) => Some(Arc::new(
@@ -203,6 +204,54 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     .await?;
     housekeeping.abort();
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Creates the streams `--create-stream` names that do not exist yet (in any state), in the
+/// default account, as CreateStream would: so a restart, or a second start on the same data,
+/// changes nothing.
+fn create_streams(engine: &Engine, s: &Settings) -> anyhow::Result<()> {
+    use shardline_wire::shapes::{
+        CreateStreamInput, DescribeStreamSummaryInput, StreamModeDetails,
+    };
+    let caller = shardline_engine::Caller {
+        account_id: s.account_id.clone(),
+        operation: shardline_wire::Operation::CreateStream,
+    };
+    for spec in &s.create_streams {
+        let exists = engine
+            .describe_stream_summary(
+                &caller,
+                DescribeStreamSummaryInput {
+                    stream_name: Some(spec.name.clone()),
+                    ..DescribeStreamSummaryInput::default()
+                },
+            )
+            .is_ok();
+        if exists {
+            continue;
+        }
+        let input = CreateStreamInput {
+            stream_name: Some(spec.name.clone()),
+            shard_count: spec.shards.map(i64::from),
+            stream_mode_details: Some(StreamModeDetails {
+                stream_mode: Some(
+                    if spec.shards.is_some() {
+                        "PROVISIONED"
+                    } else {
+                        "ON_DEMAND"
+                    }
+                    .into(),
+                ),
+            }),
+            ..CreateStreamInput::default()
+        };
+        engine
+            .create_stream(&caller, input)
+            .map_err(|e| anyhow::anyhow!("{}", e.into_api_error()))
+            .with_context(|| format!("creating stream {} (--create-stream)", spec.name))?;
+        tracing::info!(stream = spec.name, "created at start");
+    }
     Ok(())
 }
 

@@ -106,6 +106,14 @@ pub struct ServeArgs {
     /// (repeatable; the variable takes a comma-separated list)
     #[arg(long = "kms-key", env = "SHARDLINE_KMS_KEYS", value_delimiter = ',')]
     pub kms_keys: Vec<String>,
+    /// A stream to have at start, created unless it exists: NAME (4 shards), NAME:SHARDS or
+    /// NAME:on-demand (repeatable; the variable takes a comma-separated list)
+    #[arg(
+        long = "create-stream",
+        env = "SHARDLINE_CREATE_STREAMS",
+        value_delimiter = ','
+    )]
+    pub create_streams: Vec<String>,
     /// Throughput limits profile [default: aws]
     #[arg(long, env = "SHARDLINE_LIMITS", value_enum)]
     pub limits: Option<LimitsArg>,
@@ -189,12 +197,45 @@ struct FileSettings {
     credentials_file: Option<PathBuf>,
     master_key_file: Option<PathBuf>,
     kms_keys: Option<Vec<String>>,
+    create_streams: Option<Vec<String>>,
     allow_anonymous: Option<bool>,
     metrics_listen: Option<SocketAddr>,
     log: Option<String>,
     /// Fault-injection rules in force at start (`[[fault]]` tables).
     #[serde(default)]
     fault: Vec<shardline_server::faults::FaultSpec>,
+}
+
+/// A stream `--create-stream` asks for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamSpec {
+    pub name: String,
+    /// `None`: on demand.
+    pub shards: Option<u32>,
+}
+
+impl StreamSpec {
+    /// `NAME`, `NAME:SHARDS` or `NAME:on-demand`.
+    fn parse(text: &str) -> anyhow::Result<StreamSpec> {
+        let (name, kind) = text.split_once(':').unwrap_or((text, "4"));
+        let valid_name = (1..=128).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+        if !valid_name {
+            bail!("--create-stream {text:?}: a stream name is 1 to 128 of a-z A-Z 0-9 _ . -");
+        }
+        let shards = match kind {
+            "on-demand" | "ON_DEMAND" => None,
+            n => Some(n.parse::<u32>().ok().filter(|n| *n >= 1).with_context(|| {
+                format!("--create-stream {text:?}: after ':' comes a shard count or on-demand")
+            })?),
+        };
+        Ok(StreamSpec {
+            name: name.to_string(),
+            shards,
+        })
+    }
 }
 
 /// Effective settings of one `serve` run.
@@ -226,6 +267,7 @@ pub struct Settings {
     pub credentials_file: Option<PathBuf>,
     pub master_key_file: Option<PathBuf>,
     pub kms_keys: Vec<String>,
+    pub create_streams: Vec<StreamSpec>,
     pub faults: Vec<shardline_server::faults::FaultSpec>,
     pub metrics_listen: Option<SocketAddr>,
     pub log: String,
@@ -331,6 +373,17 @@ impl Settings {
                 file.kms_keys.unwrap_or_default()
             } else {
                 args.kms_keys
+            },
+            create_streams: {
+                let given = if args.create_streams.is_empty() {
+                    file.create_streams.unwrap_or_default()
+                } else {
+                    args.create_streams
+                };
+                given
+                    .iter()
+                    .map(|g| StreamSpec::parse(g))
+                    .collect::<anyhow::Result<Vec<_>>>()?
             },
             faults: file.fault,
             metrics_listen: args.metrics_listen.or(file.metrics_listen),

@@ -246,6 +246,38 @@ async fn control_plane_rates_and_the_creating_cap() {
 }
 
 #[tokio::test]
+async fn some_control_plane_rates_count_per_stream() {
+    let server = Server::memory(&["--limits", "aws", "--create-delay-ms", "0"]);
+    let c = server.client_no_retry();
+    for name in ["one", "two"] {
+        create_stream(&c, name, 1).await;
+    }
+    let arn = |name: &str| format!("arn:aws:kinesis:us-east-1:000000000000:stream/{name}");
+    // ListStreamConsumers: 5 calls a second per stream, not per account.
+    let mut results = Vec::new();
+    for _ in 0..6 {
+        results.push(
+            c.list_stream_consumers()
+                .stream_arn(arn("one"))
+                .send()
+                .await,
+        );
+    }
+    assert!(results[..5].iter().all(Result::is_ok));
+    let e = results.pop().unwrap().unwrap_err();
+    assert_eq!(error_code(&e), "LimitExceededException");
+    assert_eq!(
+        error_message(&e),
+        "Rate exceeded for stream one under account 000000000000."
+    );
+    c.list_stream_consumers()
+        .stream_arn(arn("two"))
+        .send()
+        .await
+        .expect("another stream has its own rate");
+}
+
+#[tokio::test]
 async fn on_demand_streams_scale_under_sustained_load() {
     use aws_sdk_kinesis::types::{ShardFilter, ShardFilterType};
     let server = Server::memory(&[

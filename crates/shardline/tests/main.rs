@@ -6,6 +6,7 @@ mod common;
 
 mod bench;
 mod crash;
+mod crash_matrix;
 mod encryption;
 mod faults;
 mod limits;

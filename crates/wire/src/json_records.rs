@@ -76,8 +76,11 @@ pub fn encode_put_records(out: &PutRecordsOutput) -> Vec<u8> {
         field(&mut buf, b"ErrorMessage", r.error_message.as_deref(), false);
         buf.push(b'}');
     }
-    buf.extend_from_slice(b"],\"EncryptionType\":");
-    serde_value(&mut buf, &out.encryption_type);
+    buf.push(b']');
+    if let Some(t) = out.encryption_type {
+        buf.extend_from_slice(b",\"EncryptionType\":");
+        serde_value(&mut buf, t);
+    }
     buf.push(b'}');
     buf
 }
@@ -95,8 +98,10 @@ fn record(buf: &mut Vec<u8>, r: &Record) {
     base64_simd::STANDARD.encode_append(&r.data.0, buf);
     buf.extend_from_slice(b"\",\"PartitionKey\":");
     serde_value(buf, &r.partition_key);
-    buf.extend_from_slice(b",\"EncryptionType\":");
-    serde_value(buf, &r.encryption_type);
+    if let Some(t) = r.encryption_type {
+        buf.extend_from_slice(b",\"EncryptionType\":");
+        serde_value(buf, t);
+    }
     buf.push(b'}');
 }
 
@@ -142,7 +147,7 @@ mod tests {
                     .collect::<Vec<u8>>(),
             )),
             partition_key: keys[(i % 5) as usize].into(),
-            encryption_type: if i.is_multiple_of(2) { "NONE" } else { "KMS" },
+            encryption_type: (!i.is_multiple_of(2)).then_some("KMS"),
         }
     }
 
@@ -199,7 +204,7 @@ mod tests {
             let out = PutRecordsOutput {
                 failed_record_count: 3,
                 records: records[..n].to_vec(),
-                encryption_type: "KMS".into(),
+                encryption_type: Some("KMS"),
             };
             let expected = serde_json::to_vec(&out).unwrap();
             assert_eq!(

@@ -248,7 +248,9 @@ pub struct PutRecordInput {
 pub struct PutRecordOutput {
     pub shard_id: String,
     pub sequence_number: String,
-    pub encryption_type: String,
+    /// `KMS` for an encrypted stream; absent otherwise, as AWS answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_type: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -283,7 +285,9 @@ pub type ShardIdText = ArrayString<32>;
 pub struct PutRecordsOutput {
     pub failed_record_count: i64,
     pub records: Vec<PutRecordsResultEntry>,
-    pub encryption_type: String,
+    /// `KMS` for an encrypted stream; absent otherwise, as AWS answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_type: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
@@ -344,8 +348,9 @@ pub struct Record {
     pub approximate_arrival_timestamp: Timestamp,
     pub data: Blob,
     pub partition_key: ByteString,
-    /// `NONE` or `KMS`.
-    pub encryption_type: &'static str,
+    /// `KMS` for a record stored sealed; absent otherwise, as AWS answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_type: Option<&'static str>,
 }
 
 /// Inputs that name a stream by `StreamName` and/or `StreamARN`.

@@ -160,8 +160,9 @@ impl Journal {
     /// Appends the frames of one group commit and fsyncs the journal.
     ///
     /// # Errors
-    /// The write or fsync failed: none of the frames may be counted on. The journal moves on
-    /// to a new file, so later frames never follow a torn one.
+    /// [`LogError::Unwritten`] when the write failed (the next write goes over it), or the
+    /// fsync's error: then none of the frames may be counted on, and the journal moves on to a
+    /// new file, so later frames never follow a torn one.
     pub fn write(&mut self, frames: &[Frame<'_>]) -> Result<(), LogError> {
         let size: u64 = frames
             .iter()
@@ -182,10 +183,13 @@ impl Journal {
             self.buf.extend_from_slice(&header(frame, self.seq));
             self.buf.extend_from_slice(frame.records);
         }
-        let result = self
-            .file
-            .write_all_at(&self.buf, self.len)
-            .and_then(|()| self.file.sync_data());
+        // A write that fails (a full disk, say) leaves nothing in doubt: the next frames go over
+        // whatever part of it landed. A failed fsync does leave durability in doubt.
+        if let Err(err) = self.file.write_all_at(&self.buf, self.len) {
+            tracing::warn!(error = %err, "journal write failed; nothing of it counts");
+            return Err(LogError::Unwritten(err));
+        }
+        let result = self.file.sync_data();
         match result {
             Ok(()) => {
                 self.len += self.buf.len() as u64;

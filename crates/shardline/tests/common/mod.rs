@@ -87,9 +87,11 @@ impl Server {
 
     /// Moves the server clock forward (needs `--test-clock`).
     pub fn advance_clock(&self, ms: u64) {
-        let url = format!("{}/_shardline/clock?advance_ms={ms}", self.endpoint);
-        let status = http_post(&url);
-        assert_eq!(status, 200, "advancing the test clock failed");
+        assert_eq!(
+            advance_clock_at(&self.endpoint, ms),
+            200,
+            "advancing the test clock failed"
+        );
     }
 }
 
@@ -145,20 +147,28 @@ fn wait_healthy(endpoint: &str) {
     panic!("shardline at {endpoint} did not come up");
 }
 
-/// Minimal blocking HTTP POST with an empty body; returns the status code.
+/// Moves the clock of the server at `endpoint` forward (needs `--test-clock`); the status.
+pub fn advance_clock_at(endpoint: &str, ms: u64) -> u16 {
+    http_post(&format!("{endpoint}/_shardline/clock?advance_ms={ms}"))
+}
+
+/// Minimal blocking HTTP POST with an empty body; returns the status code (0 when the server
+/// cannot be reached or does not answer).
 fn http_post(url: &str) -> u16 {
     use std::io::{Read, Write};
     let rest = url.trim_start_matches("http://");
     let (addr, path) = rest.split_once('/').expect("url path");
-    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return 0;
+    };
     s.set_read_timeout(Some(Duration::from_secs(10))).ok();
-    write!(
-        s,
+    let request = format!(
         "POST /{path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("write");
+    );
     let mut response = String::new();
-    s.read_to_string(&mut response).expect("read");
+    if s.write_all(request.as_bytes()).is_err() || s.read_to_string(&mut response).is_err() {
+        return 0;
+    }
     response
         .split_whitespace()
         .nth(1)

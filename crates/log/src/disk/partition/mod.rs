@@ -665,7 +665,10 @@ impl CommitTarget for Partition {
     ) -> Result<(), LogError> {
         let mut st = self.state.lock();
         if let Err(err) = synced {
-            self.poison(&mut st, &err);
+            // Only a failed fsync leaves the partition's durability in doubt.
+            if !matches!(err, LogError::Unwritten(_)) {
+                self.poison(&mut st, &err);
+            }
             return Err(err);
         }
         if let Some(err) = &st.failed {
