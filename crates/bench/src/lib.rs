@@ -1,11 +1,12 @@
 //! `shardline bench`: load and latency benchmarks against any Kinesis endpoint (shardline or
 //! AWS, given credentials). The `shardline` binary runs [`run`] with its command line; this
-//! crate is a client of the Kinesis API only (the wire crate's shapes and SigV4 signer), never
-//! of the server.
+//! crate is a client of the Kinesis API only (the wire crate's shapes and SigV4 signer, and the
+//! producer library on the AWS SDK), never of the server.
 //!
 //! - `put`: write throughput with PutRecords or PutRecord (`put.rs`);
 //! - `get`: read a stream back with GetRecords from every shard (`get.rs`);
-//! - `e2e`: put → visible to GetRecords, and put → delivered by SubscribeToShard (`e2e.rs`).
+//! - `e2e`: put → visible to GetRecords, and put → delivered by SubscribeToShard (`e2e.rs`);
+//! - `produce`: user records a second through the producer library (`produce.rs`).
 //!
 //! The client (`client.rs`) is hyper's bare connection API with bodies prepared up front; for
 //! `put` and `get` its own ceiling is measured against an in-process mock server (`mock.rs`)
@@ -17,6 +18,7 @@ mod control;
 mod e2e;
 mod get;
 mod mock;
+mod produce;
 mod put;
 mod report;
 mod stats;
@@ -45,6 +47,9 @@ enum BenchCommand {
     Get(get::GetArgs),
     /// End-to-end latency: put → visible to GetRecords, and put → delivered by SubscribeToShard.
     E2e(e2e::E2eArgs),
+    /// User records a second through the producer library (aggregation on or off), and the
+    /// producing process's memory.
+    Produce(produce::ProduceArgs),
 }
 
 /// Options every bench subcommand takes.
@@ -87,6 +92,39 @@ pub struct Common {
 }
 
 impl Common {
+    /// An `aws-sdk-kinesis` client for the endpoint (what the producer library runs on),
+    /// signing with the given key or a placeholder.
+    fn sdk_client(&self) -> anyhow::Result<aws_sdk_kinesis::Client> {
+        use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
+        use aws_smithy_http_client::tls;
+        let (id, secret) = match (&self.access_key_id, &self.secret_access_key) {
+            (Some(id), Some(secret)) if !id.is_empty() => (id.clone(), secret.clone()),
+            _ => ("shardline".to_string(), "shardline".to_string()),
+        };
+        let token = self.session_token.clone().filter(|t| !t.is_empty());
+        let mut config = aws_sdk_kinesis::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new(id, secret, token, None, "bench"));
+        if let Some(path) = &self.ca_cert {
+            let pem = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let trust = tls::TrustStore::empty().with_pem_certificate(pem);
+            let context = tls::TlsContext::builder()
+                .with_trust_store(trust)
+                .build()
+                .context("the TLS settings")?;
+            let http = aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .tls_context(context)
+                .build_https();
+            config = config.http_client(http);
+        }
+        Ok(aws_sdk_kinesis::Client::from_conf(config.build()))
+    }
+
     fn client_options(&self) -> Options {
         let credentials = match (&self.access_key_id, &self.secret_access_key) {
             (Some(id), Some(secret)) if !id.is_empty() => Some(Credentials {
@@ -117,6 +155,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             BenchCommand::Put(a) => put::run(a).await,
             BenchCommand::Get(a) => get::run(a).await,
             BenchCommand::E2e(a) => e2e::run(a).await,
+            BenchCommand::Produce(a) => produce::run(a).await,
         }
     })
 }

@@ -32,7 +32,7 @@ fn per_sec(n: u64, secs: f64) -> f64 {
 }
 
 /// 1234567 → "1,234,567".
-fn thousands(n: u64) -> String {
+pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

@@ -8,11 +8,12 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
+
+use crate::credentials::{CredentialArgs, Key};
 use shardline_server::faults::FaultSpec;
 use shardline_wire::sigv4::{RequestParts, Signer};
 
@@ -67,109 +68,6 @@ enum FaultsCommand {
     Remove { id: u64 },
     /// Remove every rule
     Clear,
-}
-
-/// Where `shardline faults` finds the key to sign with.
-#[derive(Args, Debug)]
-struct CredentialArgs {
-    /// Access key to sign with (a key marked admin when the server authenticates)
-    #[arg(long, env = "AWS_ACCESS_KEY_ID", global = true, hide_env_values = true)]
-    access_key_id: Option<String>,
-    /// Its secret
-    #[arg(
-        long,
-        env = "AWS_SECRET_ACCESS_KEY",
-        global = true,
-        hide_env_values = true
-    )]
-    secret_access_key: Option<String>,
-    /// Session token, for temporary keys
-    #[arg(long, env = "AWS_SESSION_TOKEN", global = true, hide_env_values = true)]
-    session_token: Option<String>,
-    /// Profile of ~/.aws/credentials or ~/.aws/config to take the key from
-    #[arg(long, env = "AWS_PROFILE", global = true)]
-    profile: Option<String>,
-    /// Region of the signature's scope
-    #[arg(long, env = "AWS_REGION", default_value = "us-east-1", global = true)]
-    region: String,
-}
-
-/// A key to sign with.
-struct Key {
-    access_key_id: String,
-    secret_access_key: String,
-    session_token: Option<String>,
-}
-
-impl CredentialArgs {
-    /// The flags or environment, else the profile; `None` when neither has a key.
-    fn resolve(&self) -> anyhow::Result<Option<Key>> {
-        if let (Some(id), Some(secret)) = (&self.access_key_id, &self.secret_access_key) {
-            return Ok(Some(Key {
-                access_key_id: id.clone(),
-                secret_access_key: secret.clone(),
-                session_token: self.session_token.clone(),
-            }));
-        }
-        let profile = self.profile.as_deref().unwrap_or("default");
-        let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
-            return Ok(None);
-        };
-        let files = [
-            std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
-                .map_or_else(|| home.join(".aws/credentials"), PathBuf::from),
-            std::env::var_os("AWS_CONFIG_FILE")
-                .map_or_else(|| home.join(".aws/config"), PathBuf::from),
-        ];
-        for (i, path) in files.iter().enumerate() {
-            let Ok(text) = std::fs::read_to_string(path) else {
-                continue;
-            };
-            // ~/.aws/config names profiles `[profile x]`, except `[default]`.
-            let section = if i == 1 && profile != "default" {
-                format!("profile {profile}")
-            } else {
-                profile.to_string()
-            };
-            let values = profile_section(&text, &section);
-            let get = |k: &str| values.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-            if let (Some(id), Some(secret)) =
-                (get("aws_access_key_id"), get("aws_secret_access_key"))
-            {
-                return Ok(Some(Key {
-                    access_key_id: id,
-                    secret_access_key: secret,
-                    session_token: get("aws_session_token"),
-                }));
-            }
-        }
-        if self.profile.is_some() {
-            bail!("profile {profile} has no aws_access_key_id and aws_secret_access_key");
-        }
-        Ok(None)
-    }
-}
-
-/// The `key = value` pairs of one `[section]` of an AWS shared config or credentials file.
-fn profile_section(text: &str, section: &str) -> Vec<(String, String)> {
-    let mut inside = false;
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            inside = name.trim() == section;
-            continue;
-        }
-        if inside {
-            if let Some((k, v)) = line.split_once('=') {
-                out.push((k.trim().to_string(), v.trim().to_string()));
-            }
-        }
-    }
-    out
 }
 
 pub fn run(args: FaultsArgs) -> anyhow::Result<()> {

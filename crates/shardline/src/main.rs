@@ -1,6 +1,8 @@
 //! The `shardline` command.
 
+mod credentials;
 mod faults;
+mod produce;
 mod serve;
 mod settings;
 
@@ -29,8 +31,10 @@ enum Command {
     Serve(Box<settings::ServeArgs>),
     /// Change the fault-injection rules of a running server.
     Faults(faults::FaultsArgs),
-    /// Benchmark a Kinesis endpoint (this server or any other): put, get, e2e.
+    /// Benchmark a Kinesis endpoint (this server or any other): put, get, e2e, produce.
     Bench(shardline_bench::BenchArgs),
+    /// Put standard input to a stream, one record per line, through the producer library.
+    Produce(produce::ProduceArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,5 +43,6 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(settings::Settings::resolve(*args)?),
         Command::Faults(args) => faults::run(args),
         Command::Bench(args) => shardline_bench::run(args),
+        Command::Produce(args) => produce::run(args),
     }
 }

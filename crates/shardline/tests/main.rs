@@ -10,6 +10,7 @@ mod crash_matrix;
 mod encryption;
 mod faults;
 mod limits;
+mod producer;
 mod records;
 mod reshard;
 mod streams;

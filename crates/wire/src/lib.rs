@@ -6,6 +6,7 @@
 //! serde types; a codec (JSON 1.1 or AWS CBOR 1.1) turns bytes into shapes and back. Blobs and
 //! timestamps carry their own encodings so every codec can share the shapes.
 
+pub mod aggregation;
 mod blob;
 pub mod cbor;
 mod codec;
