@@ -61,7 +61,8 @@ def main() -> None:
         "# Producer benchmark: shardline-producer and the KPL",
         "",
         "Written by `./scripts/bench-producer` (do not edit by hand). "
-        f"{meta.get('records', '')}: user records with a random partition key each, put through each producer "
+        f"{int(meta.get('records', 0)):,} user records of {meta.get('size')} bytes, a random partition key each, "
+        f"on a stream of {meta.get('shards')} shards, {meta.get('rounds')} rounds: put through each producer "
         "to the same durable shardline (`--limits off`) over HTTPS; records/s from the first put until every "
         "record was answered; peak resident memory of the producing process (for the KPL, the JVM and its native "
         "daemon together). Median of the rounds; every round's rate in brackets.",

@@ -59,7 +59,7 @@ public final class KplBench {
         int size = Integer.parseInt(args[3]);
         boolean aggregation = Boolean.parseBoolean(args[4]);
         long rateLimit = Long.parseLong(args[5]);
-        long outstanding = 250_000;
+        long outstanding = 100_000; // as many as shardline-producer buffers by default
 
         Path tmp = Path.of(System.getenv().getOrDefault("INTEROP_KPL_TMP", System.getProperty("java.io.tmpdir")));
         Files.createDirectories(tmp);
