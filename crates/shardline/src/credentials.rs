@@ -138,3 +138,33 @@ impl CredentialArgs {
         Ok(aws_sdk_kinesis::Client::from_conf(config))
     }
 }
+
+impl CredentialArgs {
+    /// An `aws-sdk-dynamodb` client (for a consumer's lease table) signing with the same key,
+    /// at `endpoint` or AWS's own for the region.
+    pub fn dynamodb_client(
+        &self,
+        endpoint: Option<&str>,
+    ) -> anyhow::Result<aws_sdk_dynamodb::Client> {
+        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+        let key = self.resolve()?.unwrap_or(Key {
+            access_key_id: "shardline".into(),
+            secret_access_key: "shardline".into(),
+            session_token: None,
+        });
+        let mut config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()))
+            .credentials_provider(Credentials::new(
+                key.access_key_id,
+                key.secret_access_key,
+                key.session_token,
+                None,
+                "shardline",
+            ));
+        if let Some(endpoint) = endpoint {
+            config = config.endpoint_url(endpoint);
+        }
+        Ok(aws_sdk_dynamodb::Client::from_conf(config.build()))
+    }
+}

@@ -1,5 +1,6 @@
 //! The `shardline` command.
 
+mod consume;
 mod credentials;
 mod faults;
 mod produce;
@@ -35,6 +36,8 @@ enum Command {
     Bench(shardline_bench::BenchArgs),
     /// Put standard input to a stream, one record per line, through the producer library.
     Produce(produce::ProduceArgs),
+    /// Print a stream's records as they arrive, checkpointing by application name.
+    Consume(consume::ConsumeArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,5 +47,6 @@ fn main() -> anyhow::Result<()> {
         Command::Faults(args) => faults::run(args),
         Command::Bench(args) => shardline_bench::run(args),
         Command::Produce(args) => produce::run(args),
+        Command::Consume(args) => consume::run(args),
     }
 }

@@ -5,6 +5,7 @@
 mod common;
 
 mod bench;
+mod consumer;
 mod crash;
 mod crash_matrix;
 mod encryption;
