@@ -83,8 +83,9 @@ pub struct ConsumeArgs {
 enum Format {
     /// The data as text, one record a line
     Text,
-    /// One JSON object a line: shard, sequence and sub-sequence number, partition key, data
-    /// (text, or base64 in `data_base64` when it is not UTF-8), arrival time
+    /// One JSON object a line: when it was printed (`at`), shard, sequence and sub-sequence
+    /// number, partition key, data (text, or base64 in `data_base64` when it is not UTF-8),
+    /// arrival time
     Json,
     /// Shard, sequence number and the data in hex
     Hex,
@@ -132,6 +133,9 @@ impl Printer {
             }
             Format::Json => {
                 let mut v = serde_json::json!({
+                    "at": SystemTime::now()
+                        .duration_since(UNIX_EPOCH)
+                        .map_or(0.0, |d| d.as_secs_f64()),
                     "shard": shard,
                     "sequence": r.sequence_number,
                     "sub": r.sub_sequence_number,
