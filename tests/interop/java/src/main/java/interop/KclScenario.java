@@ -394,25 +394,39 @@ public final class KclScenario {
             // 4. kill -9 of the worker holding the most leases: the other one takes them over. First
             //    wait for a settled spread: both workers processing and checkpointing, the lease
             //    table agreeing, no graceful handoff pending.
+            //    (Leases of ended shards do not count: a handoff the leader asked for just as a parent
+            //    shard ended can stay on its lease item, and nobody processes that shard any more.)
+            String[] unsettled = {"not polled yet"};
             Map<String, Set<String>> active = waitFor("both workers processing their own leases", Duration.ofSeconds(90), () -> {
                 producer.checkAlive();
                 checkWorkersAlive(a, b);
                 events.refresh();
                 Map<String, Lease> l = leases(ddb);
-                if (l.values().stream().anyMatch(x -> x.checkpointOwner != null)) return null;
+                List<String> handoffs = l.values().stream().filter(x -> !x.ended() && x.checkpointOwner != null)
+                        .map(x -> x.shard + " " + x.owner + "->" + x.checkpointOwner).collect(Collectors.toList());
+                if (!handoffs.isEmpty()) {
+                    unsettled[0] = "graceful handoffs pending: " + handoffs;
+                    return null;
+                }
                 Map<String, Set<String>> m = new HashMap<>();
                 for (Worker w : List.of(a, b)) {
                     List<Set<String>> held = activeShards(w.file());
                     Set<String> mine = held.get(0);
                     // every lease in use and checkpointed at least once, so the takeover has a checkpoint to resume from
-                    if (mine.isEmpty() || !held.get(1).equals(mine)) return null;
+                    if (mine.isEmpty() || !held.get(1).equals(mine)) {
+                        unsettled[0] = w.id + " holds " + mine + ", checkpointed " + held.get(1);
+                        return null;
+                    }
                     for (String shard : mine) {
-                        if (l.get(shard) == null || !w.id.equals(l.get(shard).owner)) return null;
+                        if (l.get(shard) == null || !w.id.equals(l.get(shard).owner)) {
+                            unsettled[0] = w.id + " processes " + shard + " but the lease table says " + l.get(shard);
+                            return null;
+                        }
                     }
                     m.put(w.id, mine);
                 }
                 return m;
-            });
+            }, () -> unsettled[0]);
             Worker victim = active.get(a.id).size() >= active.get(b.id).size() ? a : b;
             Worker survivor = victim == a ? b : a;
             Set<String> victimShards = new HashSet<>(active.get(victim.id));

@@ -109,6 +109,11 @@ final class Support {
 
     /** Polls until {@code poll} returns non-null (and not FALSE); fails after {@code timeout}. */
     static <T> T waitFor(String what, Duration timeout, Supplier<T> poll) {
+        return waitFor(what, timeout, poll, () -> null);
+    }
+
+    /** {@link #waitFor(String, Duration, Supplier)}, saying on timeout what {@code why} last reported. */
+    static <T> T waitFor(String what, Duration timeout, Supplier<T> poll, Supplier<String> why) {
         long deadline = System.nanoTime() + timeout.toNanos();
         RuntimeException last = null;
         while (true) {
@@ -122,7 +127,9 @@ final class Support {
                 last = e;
             }
             if (System.nanoTime() > deadline) {
+                String reason = why.get();
                 AssertionError error = new AssertionError("timed out after " + timeout.toSeconds() + " s waiting for " + what
+                        + (reason == null ? "" : " (last seen: " + reason + ")")
                         + (last == null ? "" : " (last error: " + last + ")"));
                 if (last != null) error.initCause(last);
                 throw error;
