@@ -26,6 +26,8 @@ pub struct Stream {
     pub heat: Vec<Heat>,
     /// When on-demand scaling last looked at this stream.
     pub last_scale_check: Option<std::time::Instant>,
+    /// AUTO distribution: the next record's turn in the round over the open shards.
+    auto_turn: AtomicU64,
 }
 
 /// How long a shard has been hot or cold, for on-demand scaling.
@@ -45,6 +47,7 @@ impl Stream {
             on_demand: None,
             heat: Vec::new(),
             last_scale_check: None,
+            auto_turn: AtomicU64::new(0),
         };
         stream.rebuild_routes();
         stream
@@ -108,6 +111,18 @@ impl Stream {
         let i = self.routes.partition_point(|r| r.0 <= hash_key);
         let (_, end, pos) = *self.routes.get(i.checked_sub(1)?)?;
         (hash_key <= end).then(|| (pos, &self.meta.shards[pos]))
+    }
+
+    /// AUTO distribution: positions (in `meta.shards`) for `count` records, taking turns over
+    /// the open shards so every shard gets the same number of records, give or take one, also
+    /// across concurrent calls. With the hash key each is stored under (its shard's first).
+    pub fn auto_routes(&self, count: usize) -> impl Iterator<Item = (usize, u128)> + '_ {
+        let first = self.auto_turn.fetch_add(count as u64, Ordering::Relaxed);
+        let open = self.routes.len().max(1) as u64;
+        (0..count as u64).filter_map(move |k| {
+            let (start, _, pos) = *self.routes.get(((first + k) % open) as usize)?;
+            Some((pos, start))
+        })
     }
 
     pub fn shard(&self, index: u32) -> Option<&ShardMeta> {

@@ -6,9 +6,9 @@ use shardline_wire::{ApiError, ErrorCode, Timestamp};
 use crate::catalog::Stream;
 use crate::error::Result;
 use crate::hashkey::uniform_ranges;
-use crate::model::{parse_shard_id, ShardMeta, StreamMeta, StreamMode};
+use crate::model::{parse_shard_id, Distribution, ShardMeta, StreamMeta, StreamMode};
 use crate::next_token::{self, ListShardsToken, ListStreamsToken, ShardFilterSpec};
-use crate::resolve::{not_active, not_found};
+use crate::resolve::{auto_needs_on_demand, not_active, not_found};
 use crate::{Caller, Engine};
 
 /// DescribeStream returns at most this many shards a call.
@@ -33,6 +33,10 @@ impl Engine {
                 "ShardCount is not expected when StreamMode=ON_DEMAND",
             )
             .into());
+        }
+        let distribution = Distribution::parse(input.record_distribution_strategy.as_deref());
+        if distribution == Distribution::Auto && mode != StreamMode::OnDemand {
+            return Err(auto_needs_on_demand(&account, &name).into());
         }
         let shard_count = match input.shard_count {
             Some(n) => u32::try_from(n).unwrap_or(u32::MAX),
@@ -111,6 +115,7 @@ impl Engine {
             on_demand_peak_bytes: 0,
             encryption: None,
             data_keys: Vec::new(),
+            distribution,
         };
         let partitions: Vec<u64> = meta.shards.iter().map(|s| s.partition).collect();
         // In the manifest before it is in the catalog: nothing can be written to a stream a
@@ -242,6 +247,8 @@ impl Engine {
                     target_mi_bps: Some(w),
                     current_mi_bps: Some(w),
                 }),
+                record_distribution_strategy: (m.mode == StreamMode::OnDemand)
+                    .then(|| m.distribution.as_str()),
             },
         })
     }

@@ -315,7 +315,8 @@ pub fn control_rate(op: shardline_wire::Operation) -> Option<u64> {
         | ListTagsForResource
         | PutResourcePolicy
         | GetResourcePolicy
-        | DeleteResourcePolicy => 5,
+        | DeleteResourcePolicy
+        | UpdateStreamRecordDistributionStrategy => 5,
         DescribeStream | UpdateShardCount => 10,
         DescribeStreamSummary | DescribeStreamConsumer => 20,
         DescribeLimits => 1,

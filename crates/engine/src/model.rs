@@ -53,6 +53,34 @@ impl StreamMode {
     }
 }
 
+/// How records are placed on shards (`RecordDistributionStrategy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Distribution {
+    /// By the MD5 of each record's partition key (or its ExplicitHashKey): AWS's default.
+    #[default]
+    #[serde(rename = "USER_PARTITION_KEY")]
+    UserPartitionKey,
+    /// Spread evenly over the open shards; partition keys optional and ignored for placement.
+    #[serde(rename = "AUTO")]
+    Auto,
+}
+
+impl Distribution {
+    pub fn parse(s: Option<&str>) -> Self {
+        match s {
+            Some("AUTO") => Distribution::Auto,
+            _ => Distribution::UserPartitionKey,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Distribution::UserPartitionKey => "USER_PARTITION_KEY",
+            Distribution::Auto => "AUTO",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamStatus {
     Creating,
@@ -116,6 +144,9 @@ pub struct StreamMeta {
     /// Every data key the stream has used, so older records still read.
     #[serde(default)]
     pub data_keys: Vec<crate::encryption::DataKey>,
+    /// RecordDistributionStrategy (AUTO only on on-demand streams).
+    #[serde(default)]
+    pub distribution: Distribution,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

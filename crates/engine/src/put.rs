@@ -1,6 +1,6 @@
 //! PutRecord and PutRecords: one path for both. Every entry is checked (size), hashed (its
-//! ExplicitHashKey, or the MD5 of its partition key), routed to the open shard covering that
-//! hash key and encoded (sealed when the stream is encrypted) before anything is written, so one
+//! ExplicitHashKey, or the MD5 of its partition key; on AUTO streams, the next open shard in
+//! turn, keys optional and ignored), routed to the open shard covering that hash key and encoded (sealed when the stream is encrypted) before anything is written, so one
 //! bad entry fails the whole call; then each entry passes its shard's write limit, and the
 //! admitted ones are appended, one append per shard in request order.
 
@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::time::Instant;
 
 use shardline_log::{Appended, LogError};
+use shardline_wire::constraints::missing_partition_keys;
 use shardline_wire::shapes::*;
 use shardline_wire::validate::{Shown, Violations};
 use shardline_wire::{ApiError, ErrorCode};
@@ -17,7 +18,7 @@ use crate::error::{EngineError, Result, OUT_OF_FILES};
 use crate::hashkey::{hash_partition_keys, parse_hash_key};
 use crate::limits::rate_exceeded;
 use crate::metrics::{self, Enhanced};
-use crate::model::ShardMeta;
+use crate::model::{Distribution, ShardMeta};
 use crate::payload;
 use crate::resolve::{not_found, StreamName};
 use crate::seqnum::{self, Classified, SequenceNumber};
@@ -62,6 +63,21 @@ impl Engine {
     ) -> Result<PutRecordOutput> {
         let started = Instant::now();
         let (n, stream) = self.writable_stream(caller, &input)?;
+        let distribution = stream.read().meta.distribution;
+        match distribution {
+            Distribution::UserPartitionKey if input.partition_key.is_none() => {
+                return Err(missing_partition_keys(None).into());
+            }
+            Distribution::Auto if input.sequence_number_for_ordering.is_some() => {
+                return Err(ApiError::invalid_argument(format!(
+                    "SequenceNumberForOrdering is not supported on stream {} under account {}: it \
+                     uses the AUTO record distribution strategy.",
+                    n.name, n.account
+                ))
+                .into());
+            }
+            _ => {}
+        }
         if let Some(seq) = &input.sequence_number_for_ordering {
             // Any number of AWS's layouts will do (it is not checked against the shard).
             if matches!(
@@ -115,6 +131,17 @@ impl Engine {
         let started = Instant::now();
         let (n, stream) = self.writable_stream(caller, &input)?;
         let given = input.records.unwrap_or_default();
+        if stream.read().meta.distribution == Distribution::UserPartitionKey {
+            let missing: Vec<usize> = given
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.partition_key.is_none())
+                .map(|(i, _)| i + 1)
+                .collect();
+            if !missing.is_empty() {
+                return Err(missing_partition_keys(Some(&missing)).into());
+            }
+        }
         let entries: Vec<PutEntry<'_>> = given
             .iter()
             .map(|e| PutEntry {
@@ -227,14 +254,21 @@ impl Engine {
                 .map(|e| payload::plain_len(e.key, e.data))
                 .sum(),
         );
+        let auto = s.meta.distribution == Distribution::Auto;
         // The keys of entries without an ExplicitHashKey, hashed together (cheaper per key;
-        // see `md5_lanes.rs`), taken in order below.
-        let keys: Vec<&str> = entries
-            .iter()
-            .filter(|e| e.explicit_hash_key.is_none())
-            .map(|e| e.key)
-            .collect();
+        // see `md5_lanes.rs`), taken in order below. AUTO places records by turns instead,
+        // ignoring keys and ExplicitHashKeys.
+        let keys: Vec<&str> = if auto {
+            Vec::new()
+        } else {
+            entries
+                .iter()
+                .filter(|e| e.explicit_hash_key.is_none())
+                .map(|e| e.key)
+                .collect()
+        };
         let mut key_hashes = hash_partition_keys(&keys).into_iter();
+        let mut turns = auto.then(|| s.auto_routes(entries.len()));
         let mut routed = Vec::with_capacity(entries.len());
         let mut sizes = Vec::with_capacity(entries.len());
         let mut total = 0u64;
@@ -243,9 +277,10 @@ impl Engine {
             let size = e.size();
             sizes.push(size);
             total += size;
-            let hash = match e.explicit_hash_key {
-                Some(ehk) => explicit_hash_key(ehk)?,
-                None => key_hashes.next().ok_or_else(ApiError::internal)?,
+            let hash = match (&mut turns, e.explicit_hash_key) {
+                (Some(turns), _) => turns.next().ok_or_else(ApiError::internal)?.1,
+                (None, Some(ehk)) => explicit_hash_key(ehk)?,
+                (None, None) => key_hashes.next().ok_or_else(ApiError::internal)?,
             };
             routed.push(self.route(&s, hash, e.key, e.data, &mut arena)?);
         }

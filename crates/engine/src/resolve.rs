@@ -22,6 +22,15 @@ pub fn not_active(account: &str, name: &str, status: StreamStatus) -> ApiError {
     ))
 }
 
+/// AUTO record distribution asked of a stream that is not on-demand (AWS documents
+/// InvalidArgumentException; the wording is shardline's).
+pub fn auto_needs_on_demand(account: &str, name: &str) -> ApiError {
+    ApiError::invalid_argument(format!(
+        "The AUTO record distribution strategy is only supported for streams in ON_DEMAND mode; \
+         stream {name} under account {account} is PROVISIONED."
+    ))
+}
+
 pub fn not_found(account: &str, name: &str) -> ApiError {
     ApiError::resource_not_found(format!("Stream {name} under account {account} not found."))
 }

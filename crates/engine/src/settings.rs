@@ -1,5 +1,6 @@
-//! Stream and account settings: retention, stream mode, enhanced monitoring, limits,
-//! account settings, maximum record size, warm throughput, and starting/stopping encryption.
+//! Stream and account settings: retention, stream mode, record distribution, enhanced
+//! monitoring, limits, account settings, maximum record size, warm throughput, and
+//! starting/stopping encryption.
 
 use shardline_wire::constraints::METRIC_NAMES;
 use shardline_wire::shapes::*;
@@ -9,8 +10,8 @@ use crate::catalog::StreamRef as Stream;
 use crate::control::ON_DEMAND_STREAM_LIMIT;
 use crate::encryption::{canonical_key_id, AWS_MANAGED_KEY};
 use crate::error::Result;
-use crate::model::{EncryptionState, StreamMeta, StreamMode, StreamStatus};
-use crate::resolve::{not_active, StreamName};
+use crate::model::{Distribution, EncryptionState, StreamMeta, StreamMode, StreamStatus};
+use crate::resolve::{auto_needs_on_demand, not_active, StreamName};
 use crate::{Caller, Engine};
 
 const MIN_RETENTION_HOURS: i64 = 24;
@@ -101,6 +102,18 @@ impl Engine {
                     n.name,
                     n.account,
                     mode.as_str()
+                ))
+                .into());
+            }
+            // AWS does not say what becomes of AUTO on the way to PROVISIONED (where AUTO is
+            // not supported); shardline refuses rather than start requiring partition keys of
+            // producers that send none.
+            if mode == StreamMode::Provisioned && s.meta.distribution == Distribution::Auto {
+                return Err(ApiError::invalid_argument(format!(
+                    "Stream {} under account {} uses the AUTO record distribution strategy; set it \
+                     to USER_PARTITION_KEY with UpdateStreamRecordDistributionStrategy before \
+                     switching to PROVISIONED mode.",
+                    n.name, n.account
                 ))
                 .into());
             }
@@ -272,6 +285,34 @@ impl Engine {
                 },
             )),
         }
+    }
+
+    /// UpdateStreamRecordDistributionStrategy: takes effect for the next record; records
+    /// already stored stay where they are. Setting the current strategy again is accepted.
+    pub fn update_stream_record_distribution_strategy(
+        &self,
+        caller: &Caller,
+        input: UpdateStreamRecordDistributionStrategyInput,
+    ) -> Result<Empty> {
+        let (n, stream) = self.stream_from_arn(caller, input.stream_arn.as_deref())?;
+        let wanted = Distribution::parse(input.record_distribution_strategy.as_deref());
+        {
+            let mut s = stream.write();
+            require_active(&s.meta, &n, self.clock.now_ms())?;
+            if s.meta.mode != StreamMode::OnDemand {
+                if wanted == Distribution::Auto {
+                    return Err(auto_needs_on_demand(&n.account, &n.name).into());
+                }
+                // USER_PARTITION_KEY is what a provisioned stream does anyway.
+                return Ok(Empty {});
+            }
+            if s.meta.distribution == wanted {
+                return Ok(Empty {});
+            }
+            s.meta.distribution = wanted;
+        }
+        self.persist()?;
+        Ok(Empty {})
     }
 
     pub fn update_max_record_size(

@@ -86,6 +86,9 @@ pub async fn call(
         Operation::DescribeAccountSettings => sync(body, |i| e.describe_account_settings(c, i)),
         Operation::UpdateAccountSettings => sync(body, |i| e.update_account_settings(c, i)),
         Operation::UpdateMaxRecordSize => empty(body, |i| e.update_max_record_size(c, i)),
+        Operation::UpdateStreamRecordDistributionStrategy => {
+            empty(body, |i| e.update_stream_record_distribution_strategy(c, i))
+        }
         Operation::UpdateStreamWarmThroughput => {
             sync(body, |i| e.update_stream_warm_throughput(c, i))
         }

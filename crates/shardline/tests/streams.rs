@@ -420,3 +420,109 @@ async fn list_shards_paginates_and_filters() {
         .unwrap_err();
     assert_eq!(error_code(&err), "InvalidArgumentException");
 }
+
+/// AUTO record distribution through the Rust SDK: created on demand with AUTO, records without
+/// partition keys spread in turns over the shards, switched back, and refused on provisioned
+/// streams.
+#[tokio::test]
+async fn auto_record_distribution() {
+    use aws_sdk_kinesis::primitives::Blob;
+    use aws_sdk_kinesis::types::{
+        PutRecordsRequestEntry, RecordDistributionStrategy, StreamModeDetails,
+    };
+    let server = Server::memory(&[]);
+    let c = server.client();
+    let on_demand = StreamModeDetails::builder()
+        .stream_mode(StreamMode::OnDemand)
+        .build()
+        .unwrap();
+    c.create_stream()
+        .stream_name("auto")
+        .stream_mode_details(on_demand)
+        .record_distribution_strategy(RecordDistributionStrategy::Auto)
+        .send()
+        .await
+        .unwrap();
+    let summary = c
+        .describe_stream_summary()
+        .stream_name("auto")
+        .send()
+        .await
+        .unwrap();
+    let s = summary.stream_description_summary().unwrap();
+    assert_eq!(
+        s.record_distribution_strategy(),
+        Some(&RecordDistributionStrategy::Auto)
+    );
+    let shards = s.open_shard_count() as usize;
+    assert!(shards >= 2);
+    let arn = s.stream_arn().to_string();
+
+    let entries: Vec<_> = (0..shards * 100)
+        .map(|i| {
+            PutRecordsRequestEntry::builder()
+                .data(Blob::new(format!("r{i}")))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    let out = c
+        .put_records()
+        .stream_name("auto")
+        .set_records(Some(entries))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.failed_record_count(), Some(0));
+    let mut per_shard = std::collections::BTreeMap::<String, usize>::new();
+    for r in out.records() {
+        *per_shard
+            .entry(r.shard_id().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(per_shard.len(), shards);
+    assert!(per_shard.values().all(|&n| n == 100), "{per_shard:?}");
+
+    // Read back: no PartitionKey on records written without one.
+    let it = c
+        .get_shard_iterator()
+        .stream_name("auto")
+        .shard_id("shardId-000000000000")
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .unwrap();
+    let got = c
+        .get_records()
+        .shard_iterator(it.shard_iterator().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.records().len(), 100);
+    assert!(got.records().iter().all(|r| r.partition_key().is_none()));
+
+    c.update_stream_record_distribution_strategy()
+        .stream_arn(&arn)
+        .record_distribution_strategy(RecordDistributionStrategy::UserPartitionKey)
+        .send()
+        .await
+        .unwrap();
+    let err = c
+        .put_record()
+        .stream_name("auto")
+        .data(Blob::new("no key"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ValidationException");
+
+    create_stream(&c, "provisioned", 2).await;
+    let err = c
+        .update_stream_record_distribution_strategy()
+        .stream_arn("arn:aws:kinesis:us-east-1:000000000000:stream/provisioned")
+        .record_distribution_strategy(RecordDistributionStrategy::Auto)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "InvalidArgumentException");
+}

@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Display};
 
 use crate::shapes::*;
-use crate::validate::{Pattern, Shown, Violations, HASH_KEY, NAME, SEQUENCE_NUMBER, STREAM_ARN};
+use crate::validate::{
+    Pattern, Shown, Violations, HASH_KEY, NAME, SEQUENCE_NUMBER, STREAM_ARN, STREAM_ID,
+};
 use crate::ApiError;
 
 /// Largest `Data` blob the model allows (10 MiB).
@@ -27,6 +29,7 @@ pub const SHARD_FILTER_TYPES: &[&str] = &[
     "FROM_TIMESTAMP",
 ];
 pub const STREAM_MODES: &[&str] = &["PROVISIONED", "ON_DEMAND"];
+pub const RECORD_DISTRIBUTION_STRATEGIES: &[&str] = &["AUTO", "USER_PARTITION_KEY"];
 
 /// `<list>.<index>.member.<member>`, the path AWS prints for a member of a list element.
 struct MemberPath {
@@ -106,6 +109,11 @@ impl Validate for CreateStreamInput {
             Some(1024),
             Some(10240),
         );
+        v.one_of(
+            "recordDistributionStrategy",
+            self.record_distribution_strategy.as_deref(),
+            RECORD_DISTRIBUTION_STRATEGIES,
+        );
     }
 }
 
@@ -175,7 +183,8 @@ impl Validate for PutRecordInput {
     fn check(&self, v: &mut Violations) {
         name(v, "streamName", self.stream_name.as_deref());
         data(v, "data", self.data.as_ref());
-        v.required("partitionKey", self.partition_key.as_ref());
+        // Optional in the model since AUTO distribution: the engine requires it of streams
+        // that route by partition key (`missing_partition_keys`).
         v.string("partitionKey", self.partition_key.as_deref(), 1, 256, None);
         pattern_only(
             v,
@@ -223,7 +232,6 @@ impl Validate for PutRecordsInput {
                     r.explicit_hash_key.as_deref(),
                     HASH_KEY,
                 );
-                v.required(at("partitionKey"), r.partition_key.as_ref());
                 v.string(at("partitionKey"), r.partition_key.as_deref(), 1, 256, None);
             }
         }
@@ -622,6 +630,53 @@ impl Validate for UpdateAccountSettingsInput {
             );
         }
     }
+}
+
+impl Validate for UpdateStreamRecordDistributionStrategyInput {
+    fn check(&self, v: &mut Violations) {
+        v.required("streamARN", self.stream_arn.as_ref());
+        stream_arn(v, self.stream_arn.as_deref());
+        v.string(
+            "streamId",
+            self.stream_id.as_deref(),
+            1,
+            24,
+            Some(STREAM_ID),
+        );
+        v.required(
+            "recordDistributionStrategy",
+            self.record_distribution_strategy.as_ref(),
+        );
+        v.one_of(
+            "recordDistributionStrategy",
+            self.record_distribution_strategy.as_deref(),
+            RECORD_DISTRIBUTION_STRATEGIES,
+        );
+    }
+}
+
+/// The `ValidationException` AWS answers for records without a partition key on a stream that
+/// routes by partition key: what the model's `required` said before AUTO distribution made the
+/// member optional. `missing` holds the 1-based positions of PutRecords entries, or is `None`
+/// for PutRecord.
+pub fn missing_partition_keys(missing: Option<&[usize]>) -> ApiError {
+    let mut v = Violations::new();
+    match missing {
+        None => v.required("partitionKey", None::<&String>),
+        Some(entries) => {
+            for &index in entries {
+                v.required(
+                    MemberPath {
+                        list: "records",
+                        index,
+                        member: "partitionKey",
+                    },
+                    None::<&String>,
+                );
+            }
+        }
+    }
+    v.into_error().unwrap_or_else(ApiError::internal)
 }
 
 impl Validate for UpdateMaxRecordSizeInput {

@@ -96,8 +96,12 @@ fn record(buf: &mut Vec<u8>, r: &Record) {
     }
     buf.extend_from_slice(b",\"Data\":\"");
     base64_simd::STANDARD.encode_append(&r.data.0, buf);
-    buf.extend_from_slice(b"\",\"PartitionKey\":");
-    serde_value(buf, &r.partition_key);
+    buf.push(b'"');
+    // Absent for records written without one (AUTO distribution), as serde writes it.
+    if !r.partition_key.is_empty() {
+        buf.extend_from_slice(b",\"PartitionKey\":");
+        serde_value(buf, &r.partition_key);
+    }
     if let Some(t) = r.encryption_type {
         buf.extend_from_slice(b",\"EncryptionType\":");
         serde_value(buf, t);

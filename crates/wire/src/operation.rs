@@ -61,6 +61,7 @@ operations!(
     UpdateShardCount,
     UpdateStreamMode,
     UpdateStreamWarmThroughput,
+    UpdateStreamRecordDistributionStrategy,
 );
 
 impl Operation {
@@ -77,8 +78,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn all_39_operations_round_trip_through_their_target() {
-        assert_eq!(Operation::ALL.len(), 39);
+    fn every_operation_round_trips_through_its_target() {
+        assert_eq!(Operation::ALL.len(), 40);
         for op in Operation::ALL {
             let target = format!("{TARGET_PREFIX}{}", op.name());
             assert_eq!(Operation::from_target(&target), Some(*op));

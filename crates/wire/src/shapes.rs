@@ -84,6 +84,7 @@ pub struct CreateStreamInput {
     pub warm_throughput_mi_bps: Option<i64>,
     #[serde(rename = "MaxRecordSizeInKiB")]
     pub max_record_size_in_kib: Option<i64>,
+    pub record_distribution_strategy: Option<String>,
 }
 
 /// Inputs that name one stream by name and/or ARN.
@@ -167,6 +168,10 @@ pub struct StreamDescriptionSummary {
     pub max_record_size_in_kib: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub warm_throughput: Option<WarmThroughputObject>,
+    /// Only on on-demand streams (AWS: "only present for streams that use the on-demand
+    /// capacity mode").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_distribution_strategy: Option<&'static str>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -347,10 +352,16 @@ pub struct Record {
     pub sequence_number: SequenceText,
     pub approximate_arrival_timestamp: Timestamp,
     pub data: Blob,
+    /// Empty for a record written without one (AUTO distribution): then absent on the wire.
+    #[serde(skip_serializing_if = "no_key")]
     pub partition_key: ByteString,
     /// `KMS` for a record stored sealed; absent otherwise, as AWS answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_type: Option<&'static str>,
+}
+
+fn no_key(key: &ByteString) -> bool {
+    key.is_empty()
 }
 
 /// Inputs that name a stream by `StreamName` and/or `StreamARN`.
@@ -727,6 +738,16 @@ pub struct AccountSettingsOutput {
 
 pub type DescribeAccountSettingsOutput = AccountSettingsOutput;
 pub type UpdateAccountSettingsOutput = AccountSettingsOutput;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateStreamRecordDistributionStrategyInput {
+    #[serde(rename = "StreamARN")]
+    pub stream_arn: Option<String>,
+    /// Reserved by AWS ("Not Implemented"); checked against its pattern, otherwise unused.
+    pub stream_id: Option<String>,
+    pub record_distribution_strategy: Option<String>,
+}
 
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase")]

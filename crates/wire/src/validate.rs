@@ -214,6 +214,16 @@ pub const STREAM_ARN: Pattern = Pattern {
     matches: stream_arn_matches,
 };
 
+/// `StreamId` (reserved by AWS): `[a-z0-9]{20}-[a-z0-9]{3}`.
+pub const STREAM_ID: Pattern = Pattern {
+    regex: "[a-z0-9]{20}-[a-z0-9]{3}",
+    matches: |s| {
+        let lower = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        let b = s.as_bytes();
+        b.len() == 24 && b[20] == b'-' && b[..20].iter().all(lower) && b[21..].iter().all(lower)
+    },
+};
+
 fn stream_arn_matches(s: &str) -> bool {
     // arn:aws<any>:kinesis:<any>:<12 digits>:stream/<non-space>+
     let Some(rest) = s.strip_prefix("arn:aws") else {
