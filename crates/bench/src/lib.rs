@@ -6,7 +6,9 @@
 //! - `put`: write throughput with PutRecords or PutRecord (`put.rs`);
 //! - `get`: read a stream back with GetRecords from every shard (`get.rs`);
 //! - `e2e`: put → visible to GetRecords, and put → delivered by SubscribeToShard (`e2e.rs`);
-//! - `produce`: user records a second through the producer library (`produce.rs`).
+//! - `produce`: user records a second through the producer library (`produce.rs`);
+//! - `consume`: records a second and put → processed latency through the consumer library
+//!   (`consume.rs`).
 //!
 //! The client (`client.rs`) is hyper's bare connection API with bodies prepared up front; for
 //! `put` and `get` its own ceiling is measured against an in-process mock server (`mock.rs`)
@@ -14,6 +16,7 @@
 //! stderr (only on a terminal), the summary to stdout.
 
 mod client;
+mod consume;
 mod control;
 mod e2e;
 mod get;
@@ -50,6 +53,8 @@ enum BenchCommand {
     /// User records a second through the producer library (aggregation on or off), and the
     /// producing process's memory.
     Produce(produce::ProduceArgs),
+    /// Records a second through the consumer library, and put → processed latency.
+    Consume(consume::ConsumeArgs),
 }
 
 /// Options every bench subcommand takes.
@@ -156,6 +161,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             BenchCommand::Get(a) => get::run(a).await,
             BenchCommand::E2e(a) => e2e::run(a).await,
             BenchCommand::Produce(a) => produce::run(a).await,
+            BenchCommand::Consume(a) => consume::run(a).await,
         }
     })
 }
