@@ -40,17 +40,20 @@ SCOPE = frozenset(
     ListTagsForStream MergeShards PutRecord PutRecords PutResourcePolicy RegisterStreamConsumer RemoveTagsFromStream
     SplitShard StartStreamEncryption StopStreamEncryption SubscribeToShard TagResource UntagResource
     UpdateAccountSettings UpdateMaxRecordSize UpdateShardCount UpdateStreamMode UpdateStreamWarmThroughput
-    UpdateStreamRecordDistributionStrategy
+    UpdateStreamRecordDistributionStrategy CreateQueue DescribeQueue ListQueues UpdateQueue DeleteQueue
+    ReceiveQueueRecords AcknowledgeQueueRecords UpdateQueueRecordsVisibility ReceiveDeadLetterQueueRecords
+    AcknowledgeDeadLetterQueueRecords UpdateDeadLetterQueueRecordsVisibility RestoreDeadLetterQueueRecords
     """.split()
 )
-# Operations the installed botocore has beyond those (queues and their dead-letter records, channels:
-# added to the model after 1.43.11). Not served yet; each is an expected failure.
+# Operations the installed botocore has beyond those (channels: added to the model after 1.43.11). Not
+# served yet; each is an expected failure.
 BEYOND_SCOPE = frozenset(MODEL.operation_names) - SCOPE
 ALWAYS_ALLOWED_ERRORS = {"ValidationException", "SerializationException"}
 
 MISSING_STREAM = "conformance-no-such-stream"
 MISSING_STREAM_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{MISSING_STREAM}"
 MISSING_CONSUMER_ARN = f"{MISSING_STREAM_ARN}/consumer/no-such-consumer:1700000000"
+MISSING_QUEUE_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:queue/nosuchqueue"
 SHARD0 = "shardId-000000000000"
 # An iterator the server never issued (base64 of junk).
 BOGUS_ITERATOR = base64.b64encode(b"not an iterator issued by this server" * 3).decode()
@@ -105,6 +108,24 @@ MISSING_RESOURCE_BODIES: dict[str, dict[str, Any]] = {
     "UpdateStreamMode": {"StreamARN": MISSING_STREAM_ARN, "StreamModeDetails": {"StreamMode": "ON_DEMAND"}},
     "UpdateStreamWarmThroughput": {"StreamName": MISSING_STREAM, "WarmThroughputMiBps": 10},
     "UpdateStreamRecordDistributionStrategy": {"StreamARN": MISSING_STREAM_ARN, "RecordDistributionStrategy": "AUTO"},
+    "CreateQueue": {"QueueName": "q", "StreamConfigurationList": [{"StreamARN": MISSING_STREAM_ARN}]},
+    "DescribeQueue": {"QueueARN": MISSING_QUEUE_ARN},
+    "ListQueues": {"MaxResults": 0},
+    "UpdateQueue": {"QueueARN": MISSING_QUEUE_ARN, "QueueAttributes": {"VisibilityTimeoutSeconds": 5}},
+    "DeleteQueue": {"QueueARN": MISSING_QUEUE_ARN},
+    "ReceiveQueueRecords": {"QueueARN": MISSING_QUEUE_ARN},
+    "AcknowledgeQueueRecords": {"QueueARN": MISSING_QUEUE_ARN, "Entries": [{"ReceiptHandle": "h"}]},
+    "UpdateQueueRecordsVisibility": {
+        "QueueARN": MISSING_QUEUE_ARN,
+        "Entries": [{"ReceiptHandle": "h", "VisibilityTimeoutSeconds": 0}],
+    },
+    "ReceiveDeadLetterQueueRecords": {"QueueARN": MISSING_QUEUE_ARN},
+    "AcknowledgeDeadLetterQueueRecords": {"QueueARN": MISSING_QUEUE_ARN, "Entries": [{"ReceiptHandle": "h"}]},
+    "UpdateDeadLetterQueueRecordsVisibility": {
+        "QueueARN": MISSING_QUEUE_ARN,
+        "Entries": [{"ReceiptHandle": "h", "VisibilityTimeoutSeconds": 0}],
+    },
+    "RestoreDeadLetterQueueRecords": {"QueueARN": MISSING_QUEUE_ARN, "Entries": [{"ReceiptHandle": "h"}]},
 }
 
 
@@ -531,6 +552,7 @@ def run_scenario(client, rec: Recorder) -> None:
         lambda: client.update_stream_record_distribution_strategy(StreamARN=arn2, RecordDistributionStrategy="AUTO"),
     )
     step("DescribeStreamSummary", lambda: client.describe_stream_summary(StreamName=s2))
+    run_queue_scenario(client, step, arn2, s2)
     step(
         "UpdateStreamRecordDistributionStrategy",
         lambda: client.update_stream_record_distribution_strategy(
@@ -552,6 +574,67 @@ def run_scenario(client, rec: Recorder) -> None:
 
     step("DeleteStream", lambda: client.delete_stream(StreamName=s2))
     step("DeleteStream", lambda: client.delete_stream(StreamARN=arn, EnforceConsumerDeletion=True))
+
+
+def run_queue_scenario(client, step, stream_arn: str, stream: str) -> None:
+    """Every queue operation once, successfully, on an on-demand stream (the stream's queues are gone after)."""
+    out = step(
+        "CreateQueue",
+        lambda: client.create_queue(
+            QueueName="conformance-q",
+            StreamConfigurationList=[{"StreamARN": stream_arn, "StartingPosition": {"Type": "TRIM_HORIZON"}}],
+            QueueAttributes={"VisibilityTimeoutSeconds": 0, "DeadLetterConfiguration": {"TargetType": "BUILT_IN", "MaxReceiveCount": 1}},
+            Tags={"k": "v"},
+        ),
+    )
+    if out is None:
+        return
+    q = out["QueueDescription"]["QueueARN"]
+    step("DescribeQueue", lambda: client.describe_queue(QueueARN=q))
+    step("ListQueues", lambda: client.list_queues(StreamFilter=[{"StreamARN": stream_arn}]))
+    client.put_records(StreamName=stream, Records=[{"Data": b"q%d" % i, "PartitionKey": str(i)} for i in range(3)])
+    got = step("ReceiveQueueRecords", lambda: client.receive_queue_records(QueueARN=q, WaitTimeSeconds=1)) or {}
+    records = got.get("QueueRecords", [])
+    if records:
+        step(
+            "UpdateQueueRecordsVisibility",
+            lambda: client.update_queue_records_visibility(
+                QueueARN=q, Entries=[{"ReceiptHandle": records[0]["ReceiptHandle"], "VisibilityTimeoutSeconds": 30}]
+            ),
+        )
+        step(
+            "AcknowledgeQueueRecords",
+            lambda: client.acknowledge_queue_records(QueueARN=q, Entries=[{"ReceiptHandle": records[0]["ReceiptHandle"]}]),
+        )
+    # The other two were received once (MaxReceiveCount 1) with no visibility: dead letters now.
+    client.receive_queue_records(QueueARN=q, WaitTimeSeconds=1)
+    dead = (
+        step(
+            "ReceiveDeadLetterQueueRecords",
+            lambda: client.receive_dead_letter_queue_records(QueueARN=q, WaitTimeSeconds=1, VisibilityTimeoutSeconds=60),
+        )
+        or {}
+    ).get("QueueRecords", [])
+    if len(dead) >= 2:
+        step(
+            "UpdateDeadLetterQueueRecordsVisibility",
+            lambda: client.update_dead_letter_queue_records_visibility(
+                QueueARN=q, Entries=[{"ReceiptHandle": dead[0]["ReceiptHandle"], "VisibilityTimeoutSeconds": 60}]
+            ),
+        )
+        step(
+            "AcknowledgeDeadLetterQueueRecords",
+            lambda: client.acknowledge_dead_letter_queue_records(QueueARN=q, Entries=[{"ReceiptHandle": dead[0]["ReceiptHandle"]}]),
+        )
+        step(
+            "RestoreDeadLetterQueueRecords",
+            lambda: client.restore_dead_letter_queue_records(QueueARN=q, Entries=[{"ReceiptHandle": dead[1]["ReceiptHandle"]}]),
+        )
+    step("UpdateQueue", lambda: client.update_queue(QueueARN=q, QueueAttributes={"VisibilityTimeoutSeconds": 10}))
+    step("DeleteQueue", lambda: client.delete_queue(QueueARN=q))
+    deadline = time.monotonic() + 10
+    while client.list_queues(StreamFilter=[{"StreamARN": stream_arn}])["QueueSummaries"] and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 # Output-shape departures found by this suite, by operation (each is reported in the test's xfail reason).

@@ -67,11 +67,11 @@ impl Engine {
                 ))
                 .into());
             }
-            if live.len() >= MAX_CONSUMERS {
+            if crate::queues::registered(&s.meta) >= MAX_CONSUMERS {
                 return Err(ApiError::new(
                     ErrorCode::LimitExceeded,
                     format!(
-                        "Stream {} under account {} has reached the limit of {MAX_CONSUMERS} registered consumers.",
+                        "Stream {} under account {} has reached the limit of {MAX_CONSUMERS} registered consumers (enhanced fan-out consumers and queues together).",
                         n.name, n.account
                     ),
                 )

@@ -116,6 +116,7 @@ impl Engine {
             encryption: None,
             data_keys: Vec::new(),
             distribution,
+            queues: Vec::new(),
         };
         let partitions: Vec<u64> = meta.shards.iter().map(|s| s.partition).collect();
         // In the manifest before it is in the catalog: nothing can be written to a stream a
@@ -155,6 +156,21 @@ impl Engine {
                 return Err(ApiError::resource_in_use(format!(
                     "Stream {} under account {} has {consumers} registered consumers. Deregister \
                      them first or set EnforceConsumerDeletion.",
+                    n.name, n.account
+                ))
+                .into());
+            }
+            let queues = s
+                .meta
+                .queues
+                .iter()
+                .filter(|q| q.deleted_at_ms.is_none())
+                .count();
+            if queues > 0 {
+                // AWS: every queue must be deleted first; EnforceConsumerDeletion does not
+                // apply to queues.
+                return Err(ApiError::resource_in_use(format!(
+                    "Stream {} under account {} has {queues} queues. Delete them first.",
                     n.name, n.account
                 ))
                 .into());
@@ -249,6 +265,12 @@ impl Engine {
                 }),
                 record_distribution_strategy: (m.mode == StreamMode::OnDemand)
                     .then(|| m.distribution.as_str()),
+                queue_count: Some(
+                    m.queues
+                        .iter()
+                        .filter(|q| q.deleted_at_ms.is_none())
+                        .count() as i64,
+                ),
             },
         })
     }

@@ -27,6 +27,7 @@ impl Engine {
                         .iter()
                         .filter(|sh| !sh.pruned)
                         .map(|sh| sh.partition)
+                        .chain(s.meta.queues.iter().map(|q| q.journal))
                         .collect::<Vec<_>>(),
                     s.meta.deleted_at_ms.is_some_and(|t| t <= now),
                     now.saturating_sub(s.meta.retention_ms()),
@@ -41,7 +42,14 @@ impl Engine {
                 }
                 continue;
             }
-            for p in partitions {
+            let journals: Vec<u64> = stream
+                .read()
+                .meta
+                .queues
+                .iter()
+                .map(|q| q.journal)
+                .collect();
+            for p in partitions.into_iter().filter(|p| !journals.contains(p)) {
                 self.storage.trim_before(p, cutoff)?;
             }
             self.prune_closed_shards(&stream, cutoff)?;
@@ -51,6 +59,20 @@ impl Engine {
                 .consumers
                 .retain(|c| c.deleted_at_ms.is_none_or(|t| t > now));
             deregistered |= s.meta.consumers.len() != before;
+            let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut s.meta.queues)
+                .into_iter()
+                .partition(|q| q.deleted_at_ms.is_some_and(|t| t <= now));
+            s.meta.queues = kept;
+            drop(s);
+            if !gone.is_empty() {
+                // Out of the manifest first, then the journals: a crash in between leaves
+                // orphans the next start removes.
+                self.persist()?;
+                for q in gone {
+                    self.queues.forget(&q.id);
+                    self.storage.remove_partition(q.journal)?;
+                }
+            }
         }
         if deregistered {
             self.persist()?;

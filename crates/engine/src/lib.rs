@@ -27,6 +27,7 @@ mod next_token;
 mod payload;
 mod policy;
 mod put;
+mod queues;
 mod resharding;
 mod resolve;
 mod seal;
@@ -45,6 +46,7 @@ pub use clock::Clock;
 pub use config::{Caller, EngineConfig};
 pub use error::EngineError;
 pub use limits::Limits;
+pub use queues::EntryOp;
 pub use subscription::{Step, Subscription};
 
 use catalog::{parse_key_hex, Catalog};
@@ -62,6 +64,7 @@ pub struct Engine {
     subscriptions: Arc<subscription::Subscriptions>,
     keyring: encryption::Keyring,
     control_limiter: limits::ControlLimiter,
+    queues: queues::Registry,
 }
 
 impl Engine {
@@ -101,6 +104,7 @@ impl Engine {
             subscriptions: Arc::default(),
             keyring: encryption::Keyring::new(&config.master_key),
             control_limiter: limits::ControlLimiter::default(),
+            queues: queues::Registry::default(),
             config,
         };
         engine.reconcile()?;
@@ -113,8 +117,12 @@ impl Engine {
     fn reconcile(&self) -> Result<()> {
         let mut known = std::collections::HashSet::new();
         for stream in self.catalog.all() {
-            for shard in stream.read().meta.shards.iter().filter(|sh| !sh.pruned) {
+            let s = stream.read();
+            for shard in s.meta.shards.iter().filter(|sh| !sh.pruned) {
                 known.insert(shard.partition);
+            }
+            for q in &s.meta.queues {
+                known.insert(q.journal);
             }
         }
         let present: std::collections::HashSet<u64> =

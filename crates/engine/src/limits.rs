@@ -317,11 +317,22 @@ pub fn control_rate(op: shardline_wire::Operation) -> Option<u64> {
         | GetResourcePolicy
         | DeleteResourcePolicy
         | UpdateStreamRecordDistributionStrategy => 5,
+        // AWS states no rates for queue control calls; like the stream ones.
+        CreateQueue | UpdateQueue | DeleteQueue | ListQueues => 5,
+        DescribeQueue => 20,
         DescribeStream | UpdateShardCount => 10,
         DescribeStreamSummary | DescribeStreamConsumer => 20,
         DescribeLimits => 1,
         ListShards => 1000,
         PutRecord | PutRecords | GetRecords | GetShardIterator | SubscribeToShard => return None,
+        // Queue data calls: "virtually unlimited" (AWS's queue quotas).
+        ReceiveQueueRecords
+        | AcknowledgeQueueRecords
+        | UpdateQueueRecordsVisibility
+        | ReceiveDeadLetterQueueRecords
+        | AcknowledgeDeadLetterQueueRecords
+        | UpdateDeadLetterQueueRecordsVisibility
+        | RestoreDeadLetterQueueRecords => return None,
     })
 }
 

@@ -147,6 +147,70 @@ pub struct StreamMeta {
     /// RecordDistributionStrategy (AUTO only on on-demand streams).
     #[serde(default)]
     pub distribution: Distribution,
+    /// Queues delivering this stream's records.
+    #[serde(default)]
+    pub queues: Vec<QueueMeta>,
+}
+
+/// Where a queue starts delivering (`QueueStartingPosition`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QueueStart {
+    #[serde(rename = "TRIM_HORIZON")]
+    TrimHorizon,
+    #[serde(rename = "LATEST")]
+    Latest,
+    #[serde(rename = "AT_TIMESTAMP")]
+    AtTimestamp(u64),
+}
+
+/// A queue on a stream: its configuration; its delivery state lives in its journal partition.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct QueueMeta {
+    pub name: String,
+    /// The generated resource id of its ARN.
+    pub id: String,
+    pub created_ms: u64,
+    /// CREATING until then.
+    pub active_at_ms: u64,
+    /// Set by DeleteQueue: DELETING until then, then gone.
+    pub deleted_at_ms: Option<u64>,
+    /// UPDATING until then, after UpdateQueue.
+    pub updating_until_ms: Option<u64>,
+    pub visibility_timeout_secs: u32,
+    /// Dead-lettering after this many receives; `None` for TargetType NONE.
+    pub max_receive_count: Option<u32>,
+    pub start: QueueStart,
+    /// The partition journaling its delivery state.
+    pub journal: u64,
+    pub tags: BTreeMap<String, String>,
+}
+
+impl QueueMeta {
+    pub fn status(&self, now_ms: u64) -> &'static str {
+        if self.deleted_at_ms.is_some() {
+            "DELETING"
+        } else if now_ms < self.active_at_ms {
+            "CREATING"
+        } else if self.updating_until_ms.is_some_and(|t| now_ms < t) {
+            "UPDATING"
+        } else {
+            "ACTIVE"
+        }
+    }
+
+    /// `arn:aws:kinesis:<region>:<account>:queue/<id>`
+    pub fn arn(&self, region: &str, account: &str) -> String {
+        format!("arn:aws:kinesis:{region}:{account}:queue/{}", self.id)
+    }
+
+    /// Records that arrived before this time are not delivered.
+    pub fn start_ms(&self) -> u64 {
+        match self.start {
+            QueueStart::TrimHorizon => 0,
+            QueueStart::Latest => self.created_ms,
+            QueueStart::AtTimestamp(t) => t,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

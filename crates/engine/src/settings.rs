@@ -108,6 +108,16 @@ impl Engine {
             // AWS does not say what becomes of AUTO on the way to PROVISIONED (where AUTO is
             // not supported); shardline refuses rather than start requiring partition keys of
             // producers that send none.
+            if mode == StreamMode::Provisioned
+                && s.meta.queues.iter().any(|q| q.deleted_at_ms.is_none())
+            {
+                return Err(ApiError::resource_in_use(format!(
+                    "Stream {} under account {} has queues, which need ON_DEMAND mode; delete them \
+                     before switching to PROVISIONED mode.",
+                    n.name, n.account
+                ))
+                .into());
+            }
             if mode == StreamMode::Provisioned && s.meta.distribution == Distribution::Auto {
                 return Err(ApiError::invalid_argument(format!(
                     "Stream {} under account {} uses the AUTO record distribution strategy; set it \

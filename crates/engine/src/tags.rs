@@ -19,6 +19,8 @@ const LIST_TAGS_DEFAULT: usize = 10;
 enum Resource {
     Stream(StreamRef),
     Consumer(StreamRef, String),
+    /// A queue (by id) of a stream.
+    Queue(StreamRef, String),
 }
 
 impl Engine {
@@ -101,6 +103,16 @@ impl Engine {
                     .ok_or_else(|| not_found(&arn))?;
                 merge_tags(&mut c.tags, tags, &what)?;
             }
+            Resource::Queue(stream, id) => {
+                let mut s = stream.write();
+                let q = s
+                    .meta
+                    .queues
+                    .iter_mut()
+                    .find(|q| q.id == id)
+                    .ok_or_else(|| not_found(&arn))?;
+                merge_tags(&mut q.tags, tags, &what)?;
+            }
         }
         self.persist()?;
         Ok(Empty {})
@@ -130,6 +142,14 @@ impl Engine {
                     });
                 }
             }
+            Resource::Queue(stream, id) => {
+                let mut s = stream.write();
+                if let Some(q) = s.meta.queues.iter_mut().find(|q| q.id == id) {
+                    keys.iter().for_each(|k| {
+                        q.tags.remove(k);
+                    });
+                }
+            }
         }
         self.persist()?;
         Ok(Empty {})
@@ -151,6 +171,14 @@ impl Engine {
                 .find(|c| c.name == name)
                 .map(|c| c.tags.clone())
                 .ok_or_else(|| not_found(&arn))?,
+            Resource::Queue(stream, id) => stream
+                .read()
+                .meta
+                .queues
+                .iter()
+                .find(|q| q.id == id)
+                .map(|q| q.tags.clone())
+                .ok_or_else(|| not_found(&arn))?,
         };
         Ok(ListTagsForResourceOutput {
             tags: tags
@@ -164,6 +192,13 @@ impl Engine {
     }
 
     fn resource(&self, caller: &Caller, arn: &str) -> Result<Resource> {
+        if arn.contains(":queue/") {
+            let (stream, q) = self.find_queue(caller, arn).map_err(|_| not_found(arn))?;
+            if q.deleted_at_ms.is_some() {
+                return Err(not_found(arn).into());
+            }
+            return Ok(Resource::Queue(stream, q.id));
+        }
         let (stream_arn, consumer) = match parse_consumer_arn(arn) {
             Some((stream_arn, name, _)) => (stream_arn.to_string(), Some(name.to_string())),
             None => (arn.to_string(), None),

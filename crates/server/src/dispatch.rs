@@ -4,7 +4,7 @@ use std::future::Future;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use shardline_engine::{Caller, EngineError, Subscription};
+use shardline_engine::{Caller, EngineError, EntryOp, Subscription};
 use shardline_wire::shapes::*;
 use shardline_wire::{ApiError, Codec, Operation, Validate};
 
@@ -104,6 +104,28 @@ pub async fn call(
         Operation::DeleteResourcePolicy => empty(body, |i: DeleteResourcePolicyInput| {
             e.delete_resource_policy(c, i)
         }),
+        Operation::CreateQueue => sync(body, |i| e.create_queue(c, i)),
+        Operation::DescribeQueue => sync(body, |i: DescribeQueueInput| e.describe_queue(c, i)),
+        Operation::ListQueues => sync(body, |i| e.list_queues(c, i)),
+        Operation::UpdateQueue => sync(body, |i| e.update_queue(c, i)),
+        Operation::DeleteQueue => empty(body, |i: DeleteQueueInput| e.delete_queue(c, i)),
+        Operation::ReceiveQueueRecords => run(body, |i| e.receive_queue_records(c, i, false)).await,
+        Operation::ReceiveDeadLetterQueueRecords => {
+            run(body, |i| e.receive_queue_records(c, i, true)).await
+        }
+        Operation::AcknowledgeQueueRecords => {
+            entries(e, c, body, EntryOp::Acknowledge { dead: false }).await
+        }
+        Operation::AcknowledgeDeadLetterQueueRecords => {
+            entries(e, c, body, EntryOp::Acknowledge { dead: true }).await
+        }
+        Operation::UpdateQueueRecordsVisibility => {
+            entries(e, c, body, EntryOp::Visibility { dead: false }).await
+        }
+        Operation::UpdateDeadLetterQueueRecordsVisibility => {
+            entries(e, c, body, EntryOp::Visibility { dead: true }).await
+        }
+        Operation::RestoreDeadLetterQueueRecords => entries(e, c, body, EntryOp::Restore).await,
         Operation::SubscribeToShard => {
             // Always JSON, even for clients that speak CBOR otherwise: the Java SDK v2 special-
             // cases SubscribeToShard to JSON (request, initial-response and events alike).
@@ -114,6 +136,28 @@ pub async fn call(
             Ok(Reply::Subscription(sub))
         }
     }
+}
+
+/// The batch operations on receipt handles (the visibility ones also check every entry's
+/// timeout).
+async fn entries(
+    e: &shardline_engine::Engine,
+    c: &Caller,
+    (codec, body, op): Request<'_>,
+    which: EntryOp,
+) -> Result<Reply, ApiError> {
+    let input: ReceiptEntriesInput = codec.decode(body)?;
+    match which {
+        EntryOp::Visibility { .. } => {
+            shardline_wire::constraints::validate_visibility_entries(&input)?
+        }
+        _ => input.validate()?,
+    }
+    let out = e
+        .queue_entries(c, input, which)
+        .await
+        .map_err(|err| err.into_api_error_for(op))?;
+    Ok(Reply::Body(codec.encode(&out)))
 }
 
 /// A request body and the codec it is written in.

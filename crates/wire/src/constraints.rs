@@ -5,7 +5,7 @@ use std::fmt::{self, Display};
 
 use crate::shapes::*;
 use crate::validate::{
-    Pattern, Shown, Violations, HASH_KEY, NAME, SEQUENCE_NUMBER, STREAM_ARN, STREAM_ID,
+    Pattern, Shown, Violations, HASH_KEY, NAME, QUEUE_ARN, SEQUENCE_NUMBER, STREAM_ARN, STREAM_ID,
 };
 use crate::ApiError;
 
@@ -342,8 +342,14 @@ impl Validate for SubscribeToShardInput {
 }
 
 const RESOURCE_ARN: Pattern = Pattern {
-    regex: "arn:aws.*:kinesis:.*:\\d{12}:.*stream/\\S+",
-    matches: |s| s.starts_with("arn:aws") && s.contains(":kinesis:") && s.contains("stream/"),
+    regex: "arn:aws.*:kinesis:.*:\\d{12}:.*(stream|channel|queue)/\\S+",
+    matches: |s| {
+        s.starts_with("arn:aws")
+            && s.contains(":kinesis:")
+            && ["stream/", "channel/", "queue/"]
+                .iter()
+                .any(|k| s.contains(k))
+    },
 };
 
 impl Validate for PutResourcePolicyInput {
@@ -719,4 +725,205 @@ impl Validate for StreamEncryptionInput {
         v.string("keyId", self.key_id.as_deref(), 1, 2048, None);
         stream_arn(v, self.stream_arn.as_deref());
     }
+}
+
+// ---------------------------------------------------------------- queues
+
+pub const QUEUE_STARTING_POSITIONS: &[&str] = &["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"];
+pub const DEAD_LETTER_TARGETS: &[&str] = &["BUILT_IN", "NONE"];
+
+fn queue_arn(v: &mut Violations, value: Option<&str>) {
+    v.required("queueARN", value.as_ref());
+    v.string("queueARN", value, 1, 2048, Some(QUEUE_ARN));
+}
+
+fn queue_attributes(v: &mut Violations, path: &str, a: &QueueAttributes) {
+    v.int(
+        format!("{path}.visibilityTimeoutSeconds"),
+        a.visibility_timeout_seconds,
+        Some(0),
+        Some(43200),
+    );
+    if let Some(d) = &a.dead_letter_configuration {
+        let at = format!("{path}.deadLetterConfiguration");
+        v.required(format!("{at}.targetType"), d.target_type.as_ref());
+        v.one_of(
+            format!("{at}.targetType"),
+            d.target_type.as_deref(),
+            DEAD_LETTER_TARGETS,
+        );
+        v.int(
+            format!("{at}.maxReceiveCount"),
+            d.max_receive_count,
+            Some(1),
+            Some(1000),
+        );
+    }
+}
+
+impl Validate for CreateQueueInput {
+    fn check(&self, v: &mut Violations) {
+        v.required("queueName", self.queue_name.as_ref());
+        name(v, "queueName", self.queue_name.as_deref());
+        v.required(
+            "streamConfigurationList",
+            self.stream_configuration_list.as_ref(),
+        );
+        if let Some(list) = &self.stream_configuration_list {
+            v.list_len(
+                "streamConfigurationList",
+                || {
+                    format!(
+                        "[{}]",
+                        vec!["QueueStreamConfiguration"; list.len()].join(", ")
+                    )
+                },
+                list.len(),
+                1,
+                10000,
+            );
+            for (i, c) in list.iter().enumerate() {
+                let at = |member| MemberPath {
+                    list: "streamConfigurationList",
+                    index: i + 1,
+                    member,
+                };
+                v.required(at("streamARN"), c.stream_arn.as_ref());
+                v.string(
+                    at("streamARN"),
+                    c.stream_arn.as_deref(),
+                    1,
+                    2048,
+                    Some(STREAM_ARN),
+                );
+                if let Some(p) = &c.starting_position {
+                    v.required(at("startingPosition.type"), p.position_type.as_ref());
+                    v.one_of(
+                        at("startingPosition.type"),
+                        p.position_type.as_deref(),
+                        QUEUE_STARTING_POSITIONS,
+                    );
+                }
+            }
+        }
+        if let Some(a) = &self.queue_attributes {
+            queue_attributes(v, "queueAttributes", a);
+        }
+        tag_map(v, self.tags.as_ref());
+    }
+}
+
+impl Validate for QueueRef {
+    fn check(&self, v: &mut Violations) {
+        queue_arn(v, self.queue_arn.as_deref());
+    }
+}
+
+impl Validate for UpdateQueueInput {
+    fn check(&self, v: &mut Violations) {
+        queue_arn(v, self.queue_arn.as_deref());
+        v.required("queueAttributes", self.queue_attributes.as_ref());
+        if let Some(a) = &self.queue_attributes {
+            queue_attributes(v, "queueAttributes", a);
+        }
+    }
+}
+
+impl Validate for ListQueuesInput {
+    fn check(&self, v: &mut Violations) {
+        v.int("maxResults", self.max_results, Some(1), Some(10000));
+        v.string("nextToken", self.next_token.as_deref(), 1, 1_048_576, None);
+        if let Some(filters) = &self.stream_filter {
+            v.list_len(
+                "streamFilter",
+                || format!("[{}]", vec!["QueueStreamFilter"; filters.len()].join(", ")),
+                filters.len(),
+                1,
+                10000,
+            );
+            for (i, f) in filters.iter().enumerate() {
+                let at = MemberPath {
+                    list: "streamFilter",
+                    index: i + 1,
+                    member: "streamARN",
+                };
+                v.required(&at, f.stream_arn.as_ref());
+                v.string(&at, f.stream_arn.as_deref(), 1, 2048, Some(STREAM_ARN));
+            }
+        }
+    }
+}
+
+impl Validate for ReceiveQueueRecordsInput {
+    fn check(&self, v: &mut Violations) {
+        queue_arn(v, self.queue_arn.as_deref());
+        v.int("limit", self.limit, Some(1), Some(10));
+        v.int("waitTimeSeconds", self.wait_time_seconds, Some(1), Some(20));
+        v.int(
+            "visibilityTimeoutSeconds",
+            self.visibility_timeout_seconds,
+            Some(0),
+            Some(43200),
+        );
+    }
+}
+
+/// The batch operations' entries: 1 to 10, each with a receipt handle (and, for the visibility
+/// operations, a timeout).
+pub fn check_receipt_entries(v: &mut Violations, input: &ReceiptEntriesInput, timeouts: bool) {
+    queue_arn(v, input.queue_arn.as_deref());
+    v.required("entries", input.entries.as_ref());
+    if let Some(entries) = &input.entries {
+        v.list_len(
+            "entries",
+            || format!("[{}]", vec!["Entry"; entries.len()].join(", ")),
+            entries.len(),
+            1,
+            10,
+        );
+        for (i, e) in entries.iter().enumerate() {
+            let at = |member| MemberPath {
+                list: "entries",
+                index: i + 1,
+                member,
+            };
+            v.required(at("receiptHandle"), e.receipt_handle.as_ref());
+            v.string(
+                at("receiptHandle"),
+                e.receipt_handle.as_deref(),
+                1,
+                1024,
+                None,
+            );
+            if timeouts {
+                v.required(
+                    at("visibilityTimeoutSeconds"),
+                    e.visibility_timeout_seconds.as_ref(),
+                );
+                v.int(
+                    at("visibilityTimeoutSeconds"),
+                    e.visibility_timeout_seconds,
+                    Some(0),
+                    Some(43200),
+                );
+            }
+        }
+    }
+}
+
+/// Acknowledging and restoring: entries without timeouts.
+impl Validate for ReceiptEntriesInput {
+    fn check(&self, v: &mut Violations) {
+        check_receipt_entries(v, self, false);
+    }
+}
+
+/// The visibility operations' check: every entry carries a timeout.
+///
+/// # Errors
+/// `ValidationException` listing every violated constraint.
+pub fn validate_visibility_entries(input: &ReceiptEntriesInput) -> Result<(), ApiError> {
+    let mut v = Violations::new();
+    check_receipt_entries(&mut v, input, true);
+    v.into_error().map_or(Ok(()), Err)
 }

@@ -18,6 +18,7 @@ mod json_put_records;
 mod json_records;
 mod maps_only;
 mod operation;
+mod queue_shapes;
 pub mod shapes;
 pub mod sigv4;
 mod timestamp;

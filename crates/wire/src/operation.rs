@@ -62,6 +62,18 @@ operations!(
     UpdateStreamMode,
     UpdateStreamWarmThroughput,
     UpdateStreamRecordDistributionStrategy,
+    CreateQueue,
+    DescribeQueue,
+    ListQueues,
+    UpdateQueue,
+    DeleteQueue,
+    ReceiveQueueRecords,
+    AcknowledgeQueueRecords,
+    UpdateQueueRecordsVisibility,
+    ReceiveDeadLetterQueueRecords,
+    AcknowledgeDeadLetterQueueRecords,
+    UpdateDeadLetterQueueRecordsVisibility,
+    RestoreDeadLetterQueueRecords,
 );
 
 impl Operation {
@@ -79,7 +91,7 @@ mod tests {
 
     #[test]
     fn every_operation_round_trips_through_its_target() {
-        assert_eq!(Operation::ALL.len(), 40);
+        assert_eq!(Operation::ALL.len(), 52);
         for op in Operation::ALL {
             let target = format!("{TARGET_PREFIX}{}", op.name());
             assert_eq!(Operation::from_target(&target), Some(*op));

@@ -13,6 +13,8 @@ use bytestring::ByteString;
 
 use crate::{Blob, Timestamp};
 
+pub use crate::queue_shapes::*;
+
 // ---------------------------------------------------------------- shared
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
@@ -172,6 +174,9 @@ pub struct StreamDescriptionSummary {
     /// capacity mode").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_distribution_strategy: Option<&'static str>,
+    /// Queues on the stream (not counted in ConsumerCount, though they share its limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_count: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

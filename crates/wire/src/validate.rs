@@ -224,8 +224,17 @@ pub const STREAM_ID: Pattern = Pattern {
     },
 };
 
+pub const QUEUE_ARN: Pattern = Pattern {
+    regex: "arn:aws.*:kinesis:.*:\\d{12}:queue/\\S+",
+    matches: |s| arn_matches(s, ":queue/"),
+};
+
 fn stream_arn_matches(s: &str) -> bool {
-    // arn:aws<any>:kinesis:<any>:<12 digits>:stream/<non-space>+
+    arn_matches(s, ":stream/")
+}
+
+fn arn_matches(s: &str, kind: &str) -> bool {
+    // arn:aws<any>:kinesis:<any>:<12 digits><kind><non-space>+
     let Some(rest) = s.strip_prefix("arn:aws") else {
         return false;
     };
@@ -239,9 +248,9 @@ fn stream_arn_matches(s: &str) -> bool {
         bytes[i] == b':'
             && bytes.len() > i + 13
             && bytes[i + 1..i + 13].iter().all(u8::is_ascii_digit)
-            && after[i + 13..].starts_with(":stream/")
+            && after[i + 13..].starts_with(kind)
             && {
-                let name = &after[i + 13 + ":stream/".len()..];
+                let name = &after[i + 13 + kind.len()..];
                 !name.is_empty() && !name.chars().any(char::is_whitespace)
             }
     })
