@@ -43,10 +43,10 @@ SCOPE = frozenset(
     UpdateStreamRecordDistributionStrategy CreateQueue DescribeQueue ListQueues UpdateQueue DeleteQueue
     ReceiveQueueRecords AcknowledgeQueueRecords UpdateQueueRecordsVisibility ReceiveDeadLetterQueueRecords
     AcknowledgeDeadLetterQueueRecords UpdateDeadLetterQueueRecordsVisibility RestoreDeadLetterQueueRecords
+    CreateChannel DescribeChannel ListChannels UpdateChannel DeleteChannel
     """.split()
 )
-# Operations the installed botocore has beyond those (channels: added to the model after 1.43.11). Not
-# served yet; each is an expected failure.
+# Operations the installed botocore has beyond those served (none today; each would be an expected failure).
 BEYOND_SCOPE = frozenset(MODEL.operation_names) - SCOPE
 ALWAYS_ALLOWED_ERRORS = {"ValidationException", "SerializationException"}
 
@@ -54,6 +54,7 @@ MISSING_STREAM = "conformance-no-such-stream"
 MISSING_STREAM_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/{MISSING_STREAM}"
 MISSING_CONSUMER_ARN = f"{MISSING_STREAM_ARN}/consumer/no-such-consumer:1700000000"
 MISSING_QUEUE_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:queue/nosuchqueue"
+MISSING_CHANNEL_ARN = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:channel/00000000-0000-0000-0000-000000000000"
 SHARD0 = "shardId-000000000000"
 # An iterator the server never issued (base64 of junk).
 BOGUS_ITERATOR = base64.b64encode(b"not an iterator issued by this server" * 3).decode()
@@ -126,6 +127,22 @@ MISSING_RESOURCE_BODIES: dict[str, dict[str, Any]] = {
         "Entries": [{"ReceiptHandle": "h", "VisibilityTimeoutSeconds": 0}],
     },
     "RestoreDeadLetterQueueRecords": {"QueueARN": MISSING_QUEUE_ARN, "Entries": [{"ReceiptHandle": "h"}]},
+    "CreateChannel": {
+        "ChannelName": "c",
+        "ServiceExecutionRoleARN": f"arn:aws:iam::{ACCOUNT}:role/r",
+        "StreamConfigurationList": [{"StreamARN": MISSING_STREAM_ARN, "RecordConfiguration": {"RecordFormatType": "JSON"}}],
+        "S3DestinationConfiguration": {
+            "StorageConfiguration": {
+                "BucketARN": "arn:aws:s3:::b-ucket",
+                "ExpectedBucketOwner": ACCOUNT,
+                "CompressionType": "NONE",
+            }
+        },
+    },
+    "DescribeChannel": {"ChannelARN": MISSING_CHANNEL_ARN},
+    "ListChannels": {"MaxResults": 0},
+    "UpdateChannel": {"ChannelARN": MISSING_CHANNEL_ARN, "S3DestinationConfiguration": {"DataFreshnessInSeconds": 300}},
+    "DeleteChannel": {"ChannelARN": MISSING_CHANNEL_ARN},
 }
 
 
@@ -319,7 +336,8 @@ class Recorder:
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory: pytest.TempPathFactory, isolated_aws_config) -> Iterator[Recorder]:
     workdir: Path = tmp_path_factory.mktemp("conformance-server")
-    server = Server((), workdir)
+    # An S3 endpoint nothing listens on: channels can be created; no records reach them.
+    server = Server(("--s3-endpoint", "http://127.0.0.1:9"), workdir)
     try:
         recorder = Recorder()
         client = make_client(server.endpoint)
@@ -553,6 +571,7 @@ def run_scenario(client, rec: Recorder) -> None:
     )
     step("DescribeStreamSummary", lambda: client.describe_stream_summary(StreamName=s2))
     run_queue_scenario(client, step, arn2, s2)
+    run_channel_scenario(client, step, arn2)
     step(
         "UpdateStreamRecordDistributionStrategy",
         lambda: client.update_stream_record_distribution_strategy(
@@ -634,6 +653,40 @@ def run_queue_scenario(client, step, stream_arn: str, stream: str) -> None:
     step("DeleteQueue", lambda: client.delete_queue(QueueARN=q))
     deadline = time.monotonic() + 10
     while client.list_queues(StreamFilter=[{"StreamARN": stream_arn}])["QueueSummaries"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def run_channel_scenario(client, step, stream_arn: str) -> None:
+    """Every channel operation once, successfully (the server has an S3 endpoint that nothing is delivered to)."""
+    out = step(
+        "CreateChannel",
+        lambda: client.create_channel(
+            ChannelName="conformance-c",
+            ServiceExecutionRoleARN=f"arn:aws:iam::{ACCOUNT}:role/delivery",
+            StreamConfigurationList=[{"StreamARN": stream_arn, "RecordConfiguration": {"RecordFormatType": "JSON"}}],
+            S3DestinationConfiguration={
+                "StorageConfiguration": {
+                    "BucketARN": "arn:aws:s3:::conformance-bucket",
+                    "ExpectedBucketOwner": ACCOUNT,
+                    "CompressionType": "GZIP",
+                }
+            },
+            Tags={"k": "v"},
+        ),
+    )
+    if out is None:
+        return
+    c = out["ChannelDescription"]["ChannelARN"]
+    deadline = time.monotonic() + 10
+    while client.describe_channel(ChannelARN=c)["ChannelDescription"]["ChannelStatus"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    step("DescribeChannel", lambda: client.describe_channel(ChannelARN=c))
+    step("ListChannels", lambda: client.list_channels(StreamFilter=[{"StreamARN": stream_arn}]))
+    step("UpdateChannel", lambda: client.update_channel(ChannelARN=c, S3DestinationConfiguration={"DataFreshnessInSeconds": 600}))
+    step("DeleteChannel", lambda: client.delete_channel(ChannelARN=c))
+    while client.list_channels(StreamFilter=[{"StreamARN": stream_arn}])["ChannelSummaries"] and time.monotonic() < deadline + 10:
         time.sleep(0.05)
 
 

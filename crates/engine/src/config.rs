@@ -24,6 +24,8 @@ pub struct EngineConfig {
     pub limits: crate::Limits,
     /// How long two adjacent shards of an on-demand stream stay cold before they are merged.
     pub on_demand_cooldown_ms: u64,
+    /// Channels can be created: an S3 endpoint to deliver to is configured.
+    pub channels: bool,
 }
 
 impl Default for EngineConfig {
@@ -41,6 +43,7 @@ impl Default for EngineConfig {
             kms_keys: Vec::new(),
             limits: crate::Limits::aws(),
             on_demand_cooldown_ms: 3_600_000,
+            channels: false,
         }
     }
 }

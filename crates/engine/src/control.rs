@@ -117,6 +117,7 @@ impl Engine {
             data_keys: Vec::new(),
             distribution,
             queues: Vec::new(),
+            channels: Vec::new(),
         };
         let partitions: Vec<u64> = meta.shards.iter().map(|s| s.partition).collect();
         // In the manifest before it is in the catalog: nothing can be written to a stream a
@@ -166,6 +167,14 @@ impl Engine {
                 .iter()
                 .filter(|q| q.deleted_at_ms.is_none())
                 .count();
+            if s.meta.channels.iter().any(|c| c.deleted_at_ms.is_none()) {
+                // AWS: "A stream cannot be deleted while it has active channels."
+                return Err(ApiError::resource_in_use(format!(
+                    "Stream {} under account {} has channels. Delete them first.",
+                    n.name, n.account
+                ))
+                .into());
+            }
             if queues > 0 {
                 // AWS: every queue must be deleted first; EnforceConsumerDeletion does not
                 // apply to queues.
@@ -265,6 +274,12 @@ impl Engine {
                 }),
                 record_distribution_strategy: (m.mode == StreamMode::OnDemand)
                     .then(|| m.distribution.as_str()),
+                channel_count: Some(
+                    m.channels
+                        .iter()
+                        .filter(|c| c.deleted_at_ms.is_none())
+                        .count() as i64,
+                ),
                 queue_count: Some(
                     m.queues
                         .iter()

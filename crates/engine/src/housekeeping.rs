@@ -59,6 +59,11 @@ impl Engine {
                 .consumers
                 .retain(|c| c.deleted_at_ms.is_none_or(|t| t > now));
             deregistered |= s.meta.consumers.len() != before;
+            let channels_before = s.meta.channels.len();
+            s.meta
+                .channels
+                .retain(|c| c.deleted_at_ms.is_none_or(|t| t > now));
+            deregistered |= s.meta.channels.len() != channels_before;
             let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut s.meta.queues)
                 .into_iter()
                 .partition(|q| q.deleted_at_ms.is_some_and(|t| t <= now));

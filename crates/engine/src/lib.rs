@@ -8,6 +8,7 @@
 //! `housekeeping.rs`.
 
 mod catalog;
+mod channels;
 mod clock;
 mod config;
 mod consumers;
@@ -42,6 +43,7 @@ use std::sync::Arc;
 use rand::RngCore;
 use shardline_log::Storage;
 
+pub use channels::{ChannelRead, ChannelTask, DEFAULT_KEY_TEMPLATE};
 pub use clock::Clock;
 pub use config::{Caller, EngineConfig};
 pub use error::EngineError;

@@ -319,6 +319,8 @@ pub fn control_rate(op: shardline_wire::Operation) -> Option<u64> {
         | UpdateStreamRecordDistributionStrategy => 5,
         // AWS states no rates for queue control calls; like the stream ones.
         CreateQueue | UpdateQueue | DeleteQueue | ListQueues => 5,
+        // AWS: 5 TPS per account for each channel control call.
+        CreateChannel | DescribeChannel | ListChannels | UpdateChannel | DeleteChannel => 5,
         DescribeQueue => 20,
         DescribeStream | UpdateShardCount => 10,
         DescribeStreamSummary | DescribeStreamConsumer => 20,

@@ -150,6 +150,54 @@ pub struct StreamMeta {
     /// Queues delivering this stream's records.
     #[serde(default)]
     pub queues: Vec<QueueMeta>,
+    /// Channels delivering this stream's records to object storage.
+    #[serde(default)]
+    pub channels: Vec<ChannelMeta>,
+}
+
+/// A channel: where a stream's records are delivered (a general-purpose S3 bucket), with every
+/// default filled in, and how far delivery has come.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ChannelMeta {
+    pub name: String,
+    pub id: String,
+    pub created_ms: u64,
+    /// CREATING until then; records that arrive from then on are delivered.
+    pub active_at_ms: u64,
+    pub deleted_at_ms: Option<u64>,
+    pub updating_until_ms: Option<u64>,
+    /// Why the channel is FAILED (a destination that cannot be written).
+    pub failed: Option<String>,
+    pub role_arn: String,
+    pub record: shardline_wire::shapes::RecordConfiguration,
+    pub destination: shardline_wire::shapes::S3DestinationConfiguration,
+    pub encryption: Option<shardline_wire::shapes::ChannelEncryptionConfiguration>,
+    pub logging: shardline_wire::shapes::ChannelLoggingConfiguration,
+    pub tags: BTreeMap<String, String>,
+    /// Per shard index, the offset delivery continues from (everything before it is in
+    /// objects that were written).
+    pub delivered: BTreeMap<u32, u64>,
+}
+
+impl ChannelMeta {
+    pub fn status(&self, now_ms: u64) -> &'static str {
+        if self.deleted_at_ms.is_some() {
+            "DELETING"
+        } else if self.failed.is_some() {
+            "FAILED"
+        } else if now_ms < self.active_at_ms {
+            "CREATING"
+        } else if self.updating_until_ms.is_some_and(|t| now_ms < t) {
+            "UPDATING"
+        } else {
+            "ACTIVE"
+        }
+    }
+
+    /// `arn:aws:kinesis:<region>:<account>:channel/<id>`
+    pub fn arn(&self, region: &str, account: &str) -> String {
+        format!("arn:aws:kinesis:{region}:{account}:channel/{}", self.id)
+    }
 }
 
 /// Where a queue starts delivering (`QueueStartingPosition`).

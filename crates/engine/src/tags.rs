@@ -21,6 +21,8 @@ enum Resource {
     Consumer(StreamRef, String),
     /// A queue (by id) of a stream.
     Queue(StreamRef, String),
+    /// A channel (by id) of a stream.
+    Channel(StreamRef, String),
 }
 
 impl Engine {
@@ -113,6 +115,16 @@ impl Engine {
                     .ok_or_else(|| not_found(&arn))?;
                 merge_tags(&mut q.tags, tags, &what)?;
             }
+            Resource::Channel(stream, id) => {
+                let mut s = stream.write();
+                let c = s
+                    .meta
+                    .channels
+                    .iter_mut()
+                    .find(|c| c.id == id)
+                    .ok_or_else(|| not_found(&arn))?;
+                merge_tags(&mut c.tags, tags, &what)?;
+            }
         }
         self.persist()?;
         Ok(Empty {})
@@ -150,6 +162,14 @@ impl Engine {
                     });
                 }
             }
+            Resource::Channel(stream, id) => {
+                let mut s = stream.write();
+                if let Some(c) = s.meta.channels.iter_mut().find(|c| c.id == id) {
+                    keys.iter().for_each(|k| {
+                        c.tags.remove(k);
+                    });
+                }
+            }
         }
         self.persist()?;
         Ok(Empty {})
@@ -179,6 +199,14 @@ impl Engine {
                 .find(|q| q.id == id)
                 .map(|q| q.tags.clone())
                 .ok_or_else(|| not_found(&arn))?,
+            Resource::Channel(stream, id) => stream
+                .read()
+                .meta
+                .channels
+                .iter()
+                .find(|c| c.id == id)
+                .map(|c| c.tags.clone())
+                .ok_or_else(|| not_found(&arn))?,
         };
         Ok(ListTagsForResourceOutput {
             tags: tags
@@ -192,6 +220,13 @@ impl Engine {
     }
 
     fn resource(&self, caller: &Caller, arn: &str) -> Result<Resource> {
+        if arn.contains(":channel/") {
+            let (stream, c) = self.find_channel(caller, arn).map_err(|_| not_found(arn))?;
+            if c.deleted_at_ms.is_some() {
+                return Err(not_found(arn).into());
+            }
+            return Ok(Resource::Channel(stream, c.id));
+        }
         if arn.contains(":queue/") {
             let (stream, q) = self.find_queue(caller, arn).map_err(|_| not_found(arn))?;
             if q.deleted_at_ms.is_some() {

@@ -126,6 +126,13 @@ pub async fn call(
             entries(e, c, body, EntryOp::Visibility { dead: true }).await
         }
         Operation::RestoreDeadLetterQueueRecords => entries(e, c, body, EntryOp::Restore).await,
+        Operation::CreateChannel => sync(body, |i| e.create_channel(c, i)),
+        Operation::DescribeChannel => {
+            sync(body, |i: DescribeChannelInput| e.describe_channel(c, i))
+        }
+        Operation::ListChannels => sync(body, |i| e.list_channels(c, i)),
+        Operation::UpdateChannel => sync(body, |i| e.update_channel(c, i)),
+        Operation::DeleteChannel => empty(body, |i: DeleteChannelInput| e.delete_channel(c, i)),
         Operation::SubscribeToShard => {
             // Always JSON, even for clients that speak CBOR otherwise: the Java SDK v2 special-
             // cases SubscribeToShard to JSON (request, initial-response and events alike).

@@ -66,6 +66,7 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
                 kms_keys: s.kms_keys.clone(),
                 limits: s.limits.clone(),
                 on_demand_cooldown_ms: s.on_demand_cooldown_secs.saturating_mul(1000),
+                channels: s.s3.is_some(),
                 ..EngineConfig::default()
             },
         )
@@ -182,6 +183,9 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
         s.region
     );
 
+    let delivery =
+        s.s3.clone()
+            .map(|config| tokio::spawn(shardline_delivery::run(engine.clone(), config)));
     let housekeeping = tokio::spawn(housekeeping(
         engine.clone(),
         Duration::from_millis(s.housekeeping_ms.max(10)),
@@ -203,6 +207,9 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     )
     .await?;
     housekeeping.abort();
+    if let Some(d) = delivery {
+        d.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
@@ -159,6 +160,25 @@ pub struct ServeArgs {
     /// Log filter, e.g. info or shardline=debug [default: info]
     #[arg(long, env = "SHARDLINE_LOG")]
     pub log: Option<String>,
+    /// S3-compatible endpoint channels deliver to (http://host:port, path-style); without
+    /// one, CreateChannel is refused
+    #[arg(long, env = "SHARDLINE_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Region to sign S3 requests for [default: --region]
+    #[arg(long, env = "SHARDLINE_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Access key for the S3 endpoint [default: shardline]
+    #[arg(long, env = "SHARDLINE_S3_ACCESS_KEY_ID", hide_env_values = true)]
+    pub s3_access_key_id: Option<String>,
+    /// Secret key for the S3 endpoint [default: shardline]
+    #[arg(long, env = "SHARDLINE_S3_SECRET_ACCESS_KEY", hide_env_values = true)]
+    pub s3_secret_access_key: Option<String>,
+    /// A channel writes an object once this many bytes are buffered [default: 67108864]
+    #[arg(long, env = "SHARDLINE_CHANNEL_OBJECT_BYTES")]
+    pub channel_object_bytes: Option<usize>,
+    /// Caps every channel's DataFreshnessInSeconds, in milliseconds (for tests) [default: none]
+    #[arg(long, env = "SHARDLINE_CHANNEL_MAX_WAIT_MS")]
+    pub channel_max_wait_ms: Option<u64>,
 }
 
 /// The same options as read from `shardline.toml`.
@@ -198,6 +218,12 @@ struct FileSettings {
     master_key_file: Option<PathBuf>,
     kms_keys: Option<Vec<String>>,
     create_streams: Option<Vec<String>>,
+    s3_endpoint: Option<String>,
+    s3_region: Option<String>,
+    s3_access_key_id: Option<String>,
+    s3_secret_access_key: Option<String>,
+    channel_object_bytes: Option<usize>,
+    channel_max_wait_ms: Option<u64>,
     allow_anonymous: Option<bool>,
     metrics_listen: Option<SocketAddr>,
     log: Option<String>,
@@ -271,11 +297,14 @@ pub struct Settings {
     pub faults: Vec<shardline_server::faults::FaultSpec>,
     pub metrics_listen: Option<SocketAddr>,
     pub log: String,
+    /// Channel delivery: where to, with which keys, and when objects are written.
+    pub s3: Option<shardline_delivery::DeliveryConfig>,
 }
 
 impl Settings {
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Settings> {
         let file = load_file(args.config.as_deref())?;
+        let region = args.region.clone().or_else(|| file.region.clone());
         let s = Settings {
             host: args
                 .host
@@ -388,6 +417,42 @@ impl Settings {
             faults: file.fault,
             metrics_listen: args.metrics_listen.or(file.metrics_listen),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            s3: match args.s3_endpoint.or(file.s3_endpoint) {
+                None => None,
+                Some(endpoint) => {
+                    if !endpoint.starts_with("http://") {
+                        bail!("--s3-endpoint must be an http:// URL, not {endpoint}");
+                    }
+                    Some(shardline_delivery::DeliveryConfig {
+                        s3: shardline_delivery::S3Config {
+                            endpoint,
+                            region: args
+                                .s3_region
+                                .or(file.s3_region)
+                                .or(region)
+                                .unwrap_or_else(|| "us-east-1".into()),
+                            access_key_id: args
+                                .s3_access_key_id
+                                .or(file.s3_access_key_id)
+                                .unwrap_or_else(|| "shardline".into()),
+                            secret_access_key: args
+                                .s3_secret_access_key
+                                .or(file.s3_secret_access_key)
+                                .unwrap_or_else(|| "shardline".into()),
+                        },
+                        object_bytes: args
+                            .channel_object_bytes
+                            .or(file.channel_object_bytes)
+                            .unwrap_or(64 << 20)
+                            .max(1),
+                        poll: Duration::from_millis(200),
+                        max_wait: args
+                            .channel_max_wait_ms
+                            .or(file.channel_max_wait_ms)
+                            .map(Duration::from_millis),
+                    })
+                }
+            },
         };
         for (i, f) in s.faults.iter().enumerate() {
             if let Err(e) = f.validate() {

@@ -927,3 +927,337 @@ pub fn validate_visibility_entries(input: &ReceiptEntriesInput) -> Result<(), Ap
     check_receipt_entries(&mut v, input, true);
     v.into_error().map_or(Ok(()), Err)
 }
+
+// ---------------------------------------------------------------- channels
+
+pub const RECORD_FORMATS: &[&str] = &["GSR_JSON", "JSON", "STRING", "BYTE_ARRAY"];
+pub const S3_STORAGE_CLASSES: &[&str] = &["STANDARD", "INTELLIGENT_TIERING", "GLACIER_IR"];
+pub const S3_COMPRESSIONS: &[&str] = &["NONE", "GZIP", "ZSTD"];
+
+fn all_chars(s: &str, ok: impl Fn(char) -> bool) -> bool {
+    !s.is_empty() && s.chars().all(ok)
+}
+
+const CHANNEL_ARN: Pattern = Pattern {
+    regex: "arn:aws.*:kinesis:.*:\\d{12}:channel/\\S+",
+    matches: |s| {
+        s.starts_with("arn:aws")
+            && s.contains(":kinesis:")
+            && s.split_once(":channel/").is_some_and(|(head, id)| {
+                !id.is_empty()
+                    && !id.chars().any(char::is_whitespace)
+                    && head
+                        .rsplit(':')
+                        .next()
+                        .is_some_and(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            })
+    },
+};
+const ROLE_ARN: Pattern = Pattern {
+    regex: "arn:aws[-a-z0-9]*:iam::\\d{12}:role/[a-zA-Z_0-9+=,.@\\-_/]+",
+    matches: |s| {
+        let Some(rest) = s.strip_prefix("arn:aws") else {
+            return false;
+        };
+        let Some((partition, rest)) = rest.split_once(":iam::") else {
+            return false;
+        };
+        let Some((account, role)) = rest.split_once(":role/") else {
+            return false;
+        };
+        (partition.is_empty()
+            || all_chars(partition, |c| {
+                c == '-' || c.is_ascii_lowercase() || c.is_ascii_digit()
+            }))
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && all_chars(role, |c| {
+                c.is_ascii_alphanumeric() || "+=,.@-_/".contains(c)
+            })
+    },
+};
+const BUCKET_ARN: Pattern = Pattern {
+    regex: "arn:aws[-a-z0-9]*:s3:::[a-z0-9._-]{3,63}",
+    matches: |s| {
+        s.starts_with("arn:aws")
+            && s.split_once(":s3:::").is_some_and(|(_, b)| {
+                (3..=63).contains(&b.len())
+                    && all_chars(b, |c| {
+                        c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c)
+                    })
+            })
+    },
+};
+const ACCOUNT_ID: Pattern = Pattern {
+    regex: "\\d{12}",
+    matches: |s| s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit()),
+};
+const KEY_TEMPLATE: Pattern = Pattern {
+    regex: "[0-9A-Za-z!\\-_'.*()\\/=:{}]+",
+    matches: |s| {
+        all_chars(s, |c| {
+            c.is_ascii_alphanumeric() || "!-_'.*()/=:{}".contains(c)
+        })
+    },
+};
+const ERROR_PREFIX: Pattern = Pattern {
+    regex: "[0-9A-Za-z!\\-_'.*()\\/]+",
+    matches: |s| all_chars(s, |c| c.is_ascii_alphanumeric() || "!-_'.*()/".contains(c)),
+};
+const LOG_GROUP: Pattern = Pattern {
+    regex: "[\\.\\-_/#A-Za-z0-9]+",
+    matches: |s| all_chars(s, |c| c.is_ascii_alphanumeric() || ".-_/#".contains(c)),
+};
+const LOG_STREAM: Pattern = Pattern {
+    regex: "[^:*]*",
+    matches: |s| !s.contains([':', '*']),
+};
+
+fn channel_arn(v: &mut Violations, value: Option<&String>) {
+    v.required("channelARN", value);
+    v.string(
+        "channelARN",
+        value.map(String::as_str),
+        1,
+        2048,
+        Some(CHANNEL_ARN),
+    );
+}
+
+fn bucket(v: &mut Violations, path: &str, arn: Option<&String>, owner: Option<&String>) {
+    v.required(format!("{path}.bucketARN"), arn);
+    v.string(
+        format!("{path}.bucketARN"),
+        arn.map(String::as_str),
+        1,
+        2048,
+        Some(BUCKET_ARN),
+    );
+    v.required(format!("{path}.expectedBucketOwner"), owner);
+    v.string(
+        format!("{path}.expectedBucketOwner"),
+        owner.map(String::as_str),
+        12,
+        12,
+        Some(ACCOUNT_ID),
+    );
+}
+
+fn logging(v: &mut Violations, l: &ChannelLoggingConfiguration) {
+    v.required(
+        "loggingConfiguration.cloudWatchLogs",
+        l.cloud_watch_logs.as_ref(),
+    );
+    if let Some(c) = &l.cloud_watch_logs {
+        v.required(
+            "loggingConfiguration.cloudWatchLogs.enabled",
+            c.enabled.as_ref(),
+        );
+        v.string(
+            "loggingConfiguration.cloudWatchLogs.logGroupName",
+            c.log_group_name.as_deref(),
+            1,
+            512,
+            Some(LOG_GROUP),
+        );
+        v.string(
+            "loggingConfiguration.cloudWatchLogs.logStreamName",
+            c.log_stream_name.as_deref(),
+            1,
+            512,
+            Some(LOG_STREAM),
+        );
+    }
+}
+
+impl Validate for CreateChannelInput {
+    fn check(&self, v: &mut Violations) {
+        v.required("channelName", self.channel_name.as_ref());
+        name(v, "channelName", self.channel_name.as_deref());
+        v.required(
+            "serviceExecutionRoleARN",
+            self.service_execution_role_arn.as_ref(),
+        );
+        v.string(
+            "serviceExecutionRoleARN",
+            self.service_execution_role_arn.as_deref(),
+            1,
+            512,
+            Some(ROLE_ARN),
+        );
+        v.required(
+            "streamConfigurationList",
+            self.stream_configuration_list.as_ref(),
+        );
+        if let Some(list) = &self.stream_configuration_list {
+            v.list_len(
+                "streamConfigurationList",
+                || {
+                    format!(
+                        "[{}]",
+                        vec!["ChannelStreamConfiguration"; list.len()].join(", ")
+                    )
+                },
+                list.len(),
+                1,
+                10000,
+            );
+            for (i, c) in list.iter().enumerate() {
+                let at = |member| MemberPath {
+                    list: "streamConfigurationList",
+                    index: i + 1,
+                    member,
+                };
+                v.required(at("streamARN"), c.stream_arn.as_ref());
+                v.string(
+                    at("streamARN"),
+                    c.stream_arn.as_deref(),
+                    1,
+                    2048,
+                    Some(STREAM_ARN),
+                );
+                v.required(at("recordConfiguration"), c.record_configuration.as_ref());
+                if let Some(r) = &c.record_configuration {
+                    v.required(
+                        at("recordConfiguration.recordFormatType"),
+                        r.record_format_type.as_ref(),
+                    );
+                    v.one_of(
+                        at("recordConfiguration.recordFormatType"),
+                        r.record_format_type.as_deref(),
+                        RECORD_FORMATS,
+                    );
+                }
+            }
+        }
+        if let Some(d) = &self.s3_destination_configuration {
+            if let Some(q) = &d.dead_letter_queue_s3_configuration {
+                let at = "s3DestinationConfiguration.deadLetterQueueS3Configuration";
+                bucket(
+                    v,
+                    at,
+                    q.bucket_arn.as_ref(),
+                    q.expected_bucket_owner.as_ref(),
+                );
+                v.string(
+                    format!("{at}.errorOutputPrefix"),
+                    q.error_output_prefix.as_deref(),
+                    1,
+                    512,
+                    Some(ERROR_PREFIX),
+                );
+            }
+            v.required(
+                "s3DestinationConfiguration.storageConfiguration",
+                d.storage_configuration.as_ref(),
+            );
+            if let Some(s) = &d.storage_configuration {
+                let at = "s3DestinationConfiguration.storageConfiguration";
+                bucket(
+                    v,
+                    at,
+                    s.bucket_arn.as_ref(),
+                    s.expected_bucket_owner.as_ref(),
+                );
+                v.string(
+                    format!("{at}.outputKeyTemplate"),
+                    s.output_key_template.as_deref(),
+                    1,
+                    1024,
+                    Some(KEY_TEMPLATE),
+                );
+                v.one_of(
+                    format!("{at}.storageClass"),
+                    s.storage_class.as_deref(),
+                    S3_STORAGE_CLASSES,
+                );
+                v.required(format!("{at}.compressionType"), s.compression_type.as_ref());
+                v.one_of(
+                    format!("{at}.compressionType"),
+                    s.compression_type.as_deref(),
+                    S3_COMPRESSIONS,
+                );
+            }
+        }
+        if let Some(e) = &self.encryption_configuration {
+            v.required(
+                "encryptionConfiguration.encryptionType",
+                e.encryption_type.as_ref(),
+            );
+            v.one_of(
+                "encryptionConfiguration.encryptionType",
+                e.encryption_type.as_deref(),
+                &["KMS"],
+            );
+            v.required("encryptionConfiguration.keyId", e.key_id.as_ref());
+            v.string(
+                "encryptionConfiguration.keyId",
+                e.key_id.as_deref(),
+                1,
+                2048,
+                None,
+            );
+        }
+        tag_map(v, self.tags.as_ref());
+        if let Some(l) = &self.logging_configuration {
+            logging(v, l);
+        }
+    }
+}
+
+impl Validate for ChannelRef {
+    fn check(&self, v: &mut Violations) {
+        channel_arn(v, self.channel_arn.as_ref());
+    }
+}
+
+impl Validate for UpdateChannelInput {
+    fn check(&self, v: &mut Violations) {
+        channel_arn(v, self.channel_arn.as_ref());
+        for (path, d) in [
+            (
+                "s3DestinationConfiguration",
+                &self.s3_destination_configuration,
+            ),
+            (
+                "s3TablesDestinationConfiguration",
+                &self.s3_tables_destination_configuration,
+            ),
+        ] {
+            if let Some(d) = d {
+                v.required(
+                    format!("{path}.dataFreshnessInSeconds"),
+                    d.data_freshness_in_seconds.as_ref(),
+                );
+            }
+        }
+        if let Some(l) = &self.logging_configuration {
+            logging(v, l);
+        }
+    }
+}
+
+impl Validate for ListChannelsInput {
+    fn check(&self, v: &mut Violations) {
+        v.int("maxResults", self.max_results, Some(1), Some(10000));
+        v.string("nextToken", self.next_token.as_deref(), 1, 1_048_576, None);
+        if let Some(filters) = &self.stream_filter {
+            v.list_len(
+                "streamFilter",
+                || format!("[{}]", vec!["StreamFilter"; filters.len()].join(", ")),
+                filters.len(),
+                1,
+                10000,
+            );
+            for (i, f) in filters.iter().enumerate() {
+                let at = MemberPath {
+                    list: "streamFilter",
+                    index: i + 1,
+                    member: "streamARN",
+                };
+                v.required(&at, f.stream_arn.as_ref());
+                v.string(&at, f.stream_arn.as_deref(), 1, 2048, Some(STREAM_ARN));
+            }
+        }
+    }
+}

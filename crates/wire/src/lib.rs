@@ -9,6 +9,7 @@
 pub mod aggregation;
 mod blob;
 pub mod cbor;
+mod channel_shapes;
 mod codec;
 pub mod constraints;
 pub mod error;

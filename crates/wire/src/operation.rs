@@ -74,6 +74,11 @@ operations!(
     AcknowledgeDeadLetterQueueRecords,
     UpdateDeadLetterQueueRecordsVisibility,
     RestoreDeadLetterQueueRecords,
+    CreateChannel,
+    DescribeChannel,
+    ListChannels,
+    UpdateChannel,
+    DeleteChannel,
 );
 
 impl Operation {
@@ -91,7 +96,7 @@ mod tests {
 
     #[test]
     fn every_operation_round_trips_through_its_target() {
-        assert_eq!(Operation::ALL.len(), 52);
+        assert_eq!(Operation::ALL.len(), 57);
         for op in Operation::ALL {
             let target = format!("{TARGET_PREFIX}{}", op.name());
             assert_eq!(Operation::from_target(&target), Some(*op));

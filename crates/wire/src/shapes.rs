@@ -13,6 +13,7 @@ use bytestring::ByteString;
 
 use crate::{Blob, Timestamp};
 
+pub use crate::channel_shapes::*;
 pub use crate::queue_shapes::*;
 
 // ---------------------------------------------------------------- shared
@@ -174,6 +175,8 @@ pub struct StreamDescriptionSummary {
     /// capacity mode").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record_distribution_strategy: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel_count: Option<i64>,
     /// Queues on the stream (not counted in ConsumerCount, though they share its limit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue_count: Option<i64>,
