@@ -23,6 +23,7 @@ mod get;
 mod mock;
 mod produce;
 mod put;
+mod queue;
 mod report;
 mod stats;
 
@@ -55,6 +56,8 @@ enum BenchCommand {
     Produce(produce::ProduceArgs),
     /// Records a second through the consumer library, and put → processed latency.
     Consume(consume::ConsumeArgs),
+    /// A queue's receive + acknowledge throughput with several consumers.
+    Queue(queue::QueueArgs),
 }
 
 /// Options every bench subcommand takes.
@@ -162,6 +165,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             BenchCommand::E2e(a) => e2e::run(a).await,
             BenchCommand::Produce(a) => produce::run(a).await,
             BenchCommand::Consume(a) => consume::run(a).await,
+            BenchCommand::Queue(a) => queue::run(a).await,
         }
     })
 }

@@ -152,8 +152,24 @@ enum Mode {
         events: Option<Box<Events>>,
         /// Where a new subscription starts: after this sequence number (the continuation).
         continuation: Option<String>,
+        /// What the subscription gave after a batch was coalesced that could not join it (a
+        /// shard's end, an error, the end of the session): handled by the next call.
+        stashed: Option<Received>,
     },
 }
+
+/// One `recv` of a subscription.
+type Received = Result<
+    Option<SubscribeToShardEventStream>,
+    aws_sdk_kinesis::error::SdkError<
+        aws_sdk_kinesis::types::error::SubscribeToShardEventStreamError,
+        aws_smithy_types::event_stream::RawMessage,
+    >,
+>;
+
+/// Events already received are handed to the processor together, up to this many records:
+/// one processor call and one checkpoint for a backlog, as the KCL's prefetch does.
+const COALESCE_RECORDS: usize = 10_000;
 
 type Events = aws_sdk_kinesis::primitives::event_stream::EventReceiver<
     SubscribeToShardEventStream,
@@ -218,6 +234,7 @@ impl ShardReader {
                 consumer_arn: arn.to_string(),
                 events: None,
                 continuation: None,
+                stashed: None,
             },
             (
                 Retrieval::Polling {
@@ -413,6 +430,7 @@ impl ShardReader {
             consumer_arn,
             events,
             continuation,
+            ..
         } = &mut self.mode
         else {
             return Err(ReadError("not subscribed".into()));
@@ -458,6 +476,7 @@ impl ShardReader {
         let Mode::FanOut {
             events,
             continuation,
+            stashed,
             ..
         } = &mut self.mode
         else {
@@ -469,7 +488,11 @@ impl ShardReader {
                 millis_behind_latest: None,
             });
         };
-        match rx.recv().await {
+        let received = match stashed.take() {
+            Some(r) => r,
+            None => rx.recv().await,
+        };
+        match received {
             Ok(Some(SubscribeToShardEventStream::SubscribeToShardEvent(event))) => {
                 let records = records(event.records(), self.range, &self.after);
                 // At the shard's end the continuation is empty (null on the wire).
@@ -490,9 +513,32 @@ impl ShardReader {
                     return Ok(Fetched::End { children });
                 }
                 *continuation = next;
+                let mut records = records;
+                let mut millis = event.millis_behind_latest();
+                // Events that already arrived join this batch (`recv` is cancel-safe: a
+                // partly read message stays buffered in the receiver).
+                while records.len() < COALESCE_RECORDS {
+                    let Ok(ready) = tokio::time::timeout(Duration::ZERO, rx.recv()).await else {
+                        break;
+                    };
+                    match ready {
+                        Ok(Some(SubscribeToShardEventStream::SubscribeToShardEvent(more)))
+                            if more.child_shards().is_empty()
+                                && !more.continuation_sequence_number().is_empty() =>
+                        {
+                            records.extend(self::records(more.records(), self.range, &self.after));
+                            *continuation = Some(more.continuation_sequence_number().to_owned());
+                            millis = more.millis_behind_latest();
+                        }
+                        other => {
+                            *stashed = Some(other);
+                            break;
+                        }
+                    }
+                }
                 Ok(Fetched::Records {
                     records,
-                    millis_behind_latest: Some(event.millis_behind_latest()),
+                    millis_behind_latest: Some(millis),
                 })
             }
             Ok(Some(_)) => Ok(Fetched::Records {

@@ -139,6 +139,11 @@ pub struct ProducerConfig {
     /// How long one PutRecords call may take before it counts as failed and its records are
     /// retried (KPL `RequestTimeout`: 6 s).
     pub request_timeout: Duration,
+    /// The stream places records itself (AUTO record distribution): set by
+    /// [`Producer::start`] from DescribeStreamSummary. Then nothing is aggregated (aggregates
+    /// need key placement; the KPL stops aggregating too) and a record counts as placed on
+    /// whichever shard the service picked.
+    pub auto_distribution: bool,
 }
 
 impl ProducerConfig {
@@ -163,6 +168,7 @@ impl ProducerConfig {
             retry_max_delay: Duration::from_secs(5),
             shard_map_refresh: Duration::from_secs(30),
             request_timeout: Duration::from_secs(6),
+            auto_distribution: false,
         }
     }
 }
@@ -228,9 +234,27 @@ impl Producer {
     /// The shard map cannot be read (the stream does not exist, say).
     pub async fn start(
         client: aws_sdk_kinesis::Client,
-        config: ProducerConfig,
+        mut config: ProducerConfig,
     ) -> Result<Producer, String> {
         let map = ShardMap::load(&client, &config.stream).await?;
+        let strategy = client
+            .describe_stream_summary()
+            .stream_name(&config.stream)
+            .send()
+            .await
+            .ok()
+            .and_then(|o| {
+                o.stream_description_summary()
+                    .and_then(|s| s.record_distribution_strategy().cloned())
+            });
+        if strategy == Some(aws_sdk_kinesis::types::RecordDistributionStrategy::Auto) {
+            tracing::info!(
+                stream = config.stream,
+                "the stream uses AUTO record distribution: not aggregating"
+            );
+            config.auto_distribution = true;
+            config.aggregation = false;
+        }
         // The producer retries PutRecords itself, record by record; the SDK's retries of a
         // whole call would only hide throttling from it.
         let client = aws_sdk_kinesis::Client::from_conf(

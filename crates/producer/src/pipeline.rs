@@ -622,7 +622,8 @@ impl Pipeline {
     /// foreign user record (the KCL does), so then all of them are put again where they
     /// belong. With the new shard's range unknown, the decision waits for the refreshed map.
     fn placed(&mut self, record: KinesisRecord, shard: String, sequence: String) {
-        if shard != record.shard {
+        // Under AUTO distribution the service picks the shard: wherever it went is right.
+        if shard != record.shard && !self.config.auto_distribution {
             match self.map.range_of(&shard) {
                 Some(range) => {
                     let (start, end) = (range.start, range.end);

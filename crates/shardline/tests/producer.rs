@@ -354,3 +354,60 @@ fn shardline_produce_puts_each_line_with_its_key() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// On an AUTO stream the producer does what the KPL does: no aggregation, and each record
+/// counts as placed wherever the service put it (not "misplaced" and put again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_an_auto_stream_records_are_placed_by_the_service_once_each() {
+    use aws_sdk_kinesis::types::{RecordDistributionStrategy, StreamMode, StreamModeDetails};
+    let server = Server::memory(&[]);
+    let client = server.client();
+    client
+        .create_stream()
+        .stream_name("auto")
+        .stream_mode_details(
+            StreamModeDetails::builder()
+                .stream_mode(StreamMode::OnDemand)
+                .build()
+                .expect("mode"),
+        )
+        .record_distribution_strategy(RecordDistributionStrategy::Auto)
+        .send()
+        .await
+        .expect("create");
+    let producer = Producer::start(client.clone(), config("auto"))
+        .await
+        .expect("start");
+    let n = 4_000u64;
+    let mut tickets = Vec::new();
+    for i in 0..n {
+        // One key for all: under AUTO it places nothing.
+        let t = producer
+            .submit(UserRecord::new("same-key", format!("same-key:{i}")))
+            .await
+            .expect("submit");
+        tickets.push(t);
+    }
+    producer.flush().await;
+    let mut shards = HashMap::<String, u64>::new();
+    for t in tickets {
+        let placed = t.await.expect("placed");
+        assert_eq!(placed.sub_sequence_number, None, "nothing aggregated");
+        assert_eq!(
+            placed.attempts, 1,
+            "placed where the service put it, first time"
+        );
+        *shards.entry(placed.shard_id.to_string()).or_default() += 1;
+    }
+    producer.shutdown().await;
+    assert!(
+        shards.len() >= 2,
+        "one key, yet spread by the service: {shards:?}"
+    );
+    let (seen, foreign) = read_user_records(&client, "auto").await;
+    assert_eq!((seen.len() as u64, foreign), (n, 0));
+    let mut numbers: Vec<u64> = seen.iter().map(|s| parse(&s.record.data).1).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len() as u64, n, "each record once");
+}
