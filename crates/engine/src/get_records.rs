@@ -72,6 +72,9 @@ impl Engine {
                 .filter(|sh| sh.partition == it.partition)
                 .ok_or_else(missing)?
                 .clone();
+            if input.dry_run == Some(true) {
+                return Err(ApiError::dry_run().into());
+            }
             let enhanced = Enhanced::of(&s.meta.shard_level_metrics);
             if !s.limiter(it.shard_index as usize).admit_read() {
                 metrics::read_exceeded(metrics::of(&it.account, &it.stream), &shard.id(), enhanced);

@@ -97,7 +97,13 @@ impl Engine {
             explicit_hash_key: input.explicit_hash_key.as_deref(),
         };
         let size = entry.size();
-        let admitted = self.admit_entries(&n, &stream, &[entry], |_| "data".to_string())?;
+        let admitted = self.admit_entries(
+            &n,
+            &stream,
+            &[entry],
+            |_| "data".to_string(),
+            input.dry_run == Some(true),
+        )?;
         let series = metrics::of(&n.account, &n.name);
         if let Some((_, message)) = admitted.throttled.into_iter().next() {
             metrics::put_record(series, size, started.elapsed(), false);
@@ -156,9 +162,13 @@ impl Engine {
             sizes,
             encryption,
             enhanced,
-        } = self.admit_entries(&n, &stream, &entries, |i| {
-            format!("records.{}.member.data", i + 1)
-        })?;
+        } = self.admit_entries(
+            &n,
+            &stream,
+            &entries,
+            |i| format!("records.{}.member.data", i + 1),
+            input.dry_run == Some(true),
+        )?;
 
         let series = metrics::of(&n.account, &n.name);
         let mut results = vec![PutRecordsResultEntry::default(); entries.len()];
@@ -238,13 +248,15 @@ impl Engine {
     /// The one path of PutRecord and PutRecords: checks, hashes, routes and encodes every
     /// entry (any bad one fails the call before anything is written), passes each through its
     /// shard's write limit, and starts one append per shard with the admitted entries in
-    /// request order. `member` names entry `i` in a size error.
+    /// request order. `member` names entry `i` in a size error. With `dry_run`, answers
+    /// DryRunOperationException once every check passed.
     fn admit_entries(
         &self,
         n: &StreamName,
         stream: &StreamRef,
         entries: &[PutEntry<'_>],
         member: impl Fn(usize) -> String,
+        dry_run: bool,
     ) -> Result<Admitted> {
         let s = stream.read();
         // One buffer for every record's stored payload: no allocation per record.
@@ -286,6 +298,10 @@ impl Engine {
         }
         if total > PUT_RECORDS_MAX_BYTES as u64 {
             return Err(ApiError::invalid_argument("Records size exceeds 10 MB limit").into());
+        }
+        // DryRun: every check passed; nothing is throttled or written.
+        if dry_run {
+            return Err(ApiError::dry_run().into());
         }
         // Group by shard, keeping request order within each shard; entries past a shard's
         // throughput limit fail on their own, as AWS fails them.

@@ -60,6 +60,9 @@ impl Engine {
             input.timestamp,
             now,
         )?;
+        if input.dry_run == Some(true) {
+            return Err(ApiError::dry_run().into());
+        }
         Ok(GetShardIteratorOutput {
             shard_iterator: self.iterator(&n.account, &n.name, &shard, offset, now),
         })

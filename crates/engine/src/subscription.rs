@@ -130,6 +130,9 @@ impl Engine {
             position.timestamp,
             now,
         )?;
+        if input.dry_run == Some(true) {
+            return Err(ApiError::dry_run().into());
+        }
         let visible = self.storage.watch(shard.partition)?;
 
         let key = (consumer_arn.clone(), shard.index);

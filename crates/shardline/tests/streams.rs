@@ -526,3 +526,110 @@ async fn auto_record_distribution() {
         .unwrap_err();
     assert_eq!(error_code(&err), "InvalidArgumentException");
 }
+
+/// Channels through the Rust SDK: created on an on-demand stream (the server has an S3 endpoint;
+/// no records are put, so nothing is delivered), described with AWS's defaults, listed, updated
+/// and deleted; a provisioned stream is refused.
+#[tokio::test]
+async fn channels_control_plane() {
+    use aws_sdk_kinesis::types::{
+        ChannelStatus, ChannelStreamConfiguration, RecordConfiguration, RecordFormatType,
+        S3CompressionType, S3DestinationConfiguration, S3DestinationUpdateInput,
+        S3StorageConfiguration, StreamModeDetails,
+    };
+    let server = Server::memory(&["--s3-endpoint", "http://127.0.0.1:9"]);
+    let c = server.client();
+    c.create_stream()
+        .stream_name("ch")
+        .stream_mode_details(
+            StreamModeDetails::builder()
+                .stream_mode(StreamMode::OnDemand)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    create_stream(&c, "prov", 1).await;
+    let destination = S3DestinationConfiguration::builder()
+        .storage_configuration(
+            S3StorageConfiguration::builder()
+                .bucket_arn("arn:aws:s3:::rust-bucket")
+                .expected_bucket_owner("000000000000")
+                .compression_type(S3CompressionType::Zstd)
+                .build()
+                .unwrap(),
+        )
+        .build();
+    let config = |stream: &str| {
+        ChannelStreamConfiguration::builder()
+            .stream_arn(format!(
+                "arn:aws:kinesis:us-east-1:000000000000:stream/{stream}"
+            ))
+            .record_configuration(
+                RecordConfiguration::builder()
+                    .record_format_type(RecordFormatType::String)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap()
+    };
+    let created = c
+        .create_channel()
+        .channel_name("rust")
+        .service_execution_role_arn("arn:aws:iam::000000000000:role/delivery")
+        .stream_configuration_list(config("ch"))
+        .s3_destination_configuration(destination.clone())
+        .send()
+        .await
+        .unwrap();
+    let d = created.channel_description().unwrap();
+    let arn = d.channel_arn().to_string();
+    assert!(arn.starts_with("arn:aws:kinesis:us-east-1:000000000000:channel/"));
+    let described = c.describe_channel().channel_arn(&arn).send().await.unwrap();
+    let d = described.channel_description().unwrap();
+    assert_eq!(d.channel_status(), &ChannelStatus::Active);
+    let dest = d.s3_destination_configuration().unwrap();
+    assert_eq!(dest.data_freshness_in_seconds(), 300);
+    assert_eq!(
+        dest.dead_letter_queue_s3_configuration()
+            .unwrap()
+            .error_output_prefix(),
+        Some(format!("kinesis-channel/errors/rust/{}/", d.channel_id()).as_str())
+    );
+    let err = c
+        .create_channel()
+        .channel_name("prov")
+        .service_execution_role_arn("arn:aws:iam::000000000000:role/delivery")
+        .stream_configuration_list(config("prov"))
+        .s3_destination_configuration(destination)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ValidationException");
+    let listed = c.list_channels().send().await.unwrap();
+    assert_eq!(listed.channel_summaries().len(), 1);
+    let updated = c
+        .update_channel()
+        .channel_arn(&arn)
+        .s3_destination_configuration(
+            S3DestinationUpdateInput::builder()
+                .data_freshness_in_seconds(900)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        updated
+            .channel_description()
+            .unwrap()
+            .s3_destination_configuration()
+            .unwrap()
+            .data_freshness_in_seconds(),
+        900
+    );
+    c.delete_channel().channel_arn(&arn).send().await.unwrap();
+}

@@ -6,6 +6,7 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorCode {
     AccessDenied,
+    DryRunOperation,
     ExpiredIterator,
     ExpiredNextToken,
     InternalFailure,
@@ -35,6 +36,7 @@ impl ErrorCode {
     pub fn type_name(self) -> &'static str {
         match self {
             ErrorCode::AccessDenied => "AccessDeniedException",
+            ErrorCode::DryRunOperation => "DryRunOperationException",
             ErrorCode::ExpiredIterator => "ExpiredIteratorException",
             ErrorCode::ExpiredNextToken => "ExpiredNextTokenException",
             ErrorCode::InternalFailure => "InternalFailureException",
@@ -61,8 +63,9 @@ impl ErrorCode {
 
     /// The code whose `__type` is `name` (also accepting AWS's short `InternalFailure`).
     pub fn from_type_name(name: &str) -> Option<ErrorCode> {
-        const ALL: [ErrorCode; 22] = [
+        const ALL: [ErrorCode; 23] = [
             ErrorCode::AccessDenied,
+            ErrorCode::DryRunOperation,
             ErrorCode::ExpiredIterator,
             ErrorCode::ExpiredNextToken,
             ErrorCode::InternalFailure,
@@ -113,6 +116,14 @@ impl ApiError {
             code,
             message: Some(message.into()),
         }
+    }
+
+    /// What a call with `DryRun` set answers once every check passed.
+    pub fn dry_run() -> Self {
+        Self::new(
+            ErrorCode::DryRunOperation,
+            "The request was rejected because the DryRun parameter was specified.",
+        )
     }
 
     pub fn bare(code: ErrorCode) -> Self {

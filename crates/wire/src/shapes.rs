@@ -254,6 +254,8 @@ pub struct PutRecordInput {
     pub partition_key: Option<String>,
     pub explicit_hash_key: Option<String>,
     pub sequence_number_for_ordering: Option<String>,
+    /// DryRun: check the request, then answer DryRunOperationException instead of doing it.
+    pub dry_run: Option<bool>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -282,6 +284,8 @@ pub struct PutRecordsInput {
     pub stream_arn: Option<String>,
     #[serde(default, deserialize_with = "crate::maps_only::optional_list")]
     pub records: Option<Vec<PutRecordsRequestEntry>>,
+    /// DryRun: check the request, then answer DryRunOperationException instead of doing it.
+    pub dry_run: Option<bool>,
 }
 
 // Record-carrying answers hold these per record: inline (or shared with the stored payload,
@@ -326,6 +330,8 @@ pub struct GetShardIteratorInput {
     pub shard_iterator_type: Option<String>,
     pub starting_sequence_number: Option<String>,
     pub timestamp: Option<Timestamp>,
+    /// DryRun: check the request, then answer DryRunOperationException instead of doing it.
+    pub dry_run: Option<bool>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -341,6 +347,8 @@ pub struct GetRecordsInput {
     pub limit: Option<i64>,
     #[serde(rename = "StreamARN")]
     pub stream_arn: Option<String>,
+    /// DryRun: check the request, then answer DryRunOperationException instead of doing it.
+    pub dry_run: Option<bool>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -495,6 +503,8 @@ pub struct SubscribeToShardInput {
     pub shard_id: Option<String>,
     #[serde(default, deserialize_with = "crate::maps_only::optional")]
     pub starting_position: Option<StartingPosition>,
+    /// DryRun: check the request, then answer DryRunOperationException instead of doing it.
+    pub dry_run: Option<bool>,
 }
 
 /// One event of a SubscribeToShard stream. At the end of a closed shard
