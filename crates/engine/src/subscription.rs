@@ -61,6 +61,9 @@ pub struct Subscription {
     pub ended: watch::Receiver<Option<ApiError>>,
     /// Notified when the shard closes (resharding), so its last event goes out at once.
     pub woken: Arc<Notify>,
+    /// The last step left records behind it (the event was full): the next one is due at
+    /// once, not at the next append or heartbeat.
+    pub backlog: bool,
 }
 
 impl Drop for Subscription {
@@ -201,6 +204,7 @@ impl Engine {
             visible,
             ended,
             woken,
+            backlog: false,
         })
     }
 
@@ -253,6 +257,11 @@ impl Engine {
         if let Some(last) = entries.last() {
             sub.next_offset = last.offset + 1;
         }
+        sub.backlog = !entries.is_empty()
+            && self
+                .storage
+                .bounds(shard.partition)
+                .is_ok_and(|b| sub.next_offset < b.end);
         let millis_behind_latest = self.millis_behind(&shard, &entries, sub.next_offset, now)?;
         let records = self.to_records(&shard, &keys, &entries)?;
         let bytes: usize = records

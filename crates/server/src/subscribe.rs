@@ -112,6 +112,13 @@ async fn session(shared: Arc<Shared>, mut sub: Subscription, tx: mpsc::Sender<By
                 }
             }
         }
+        if sub.backlog {
+            // Records are waiting (the event was full): the next event goes out now.
+            if Instant::now() >= deadline || *shutdown.borrow() {
+                return;
+            }
+            continue;
+        }
         let next_heartbeat = last_sent.map_or(Instant::now(), |t| t + heartbeat);
         tokio::select! {
             changed = sub.visible.changed() => {
