@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -347,3 +348,37 @@ def create_stream(client, name: str, shards: int, timeout_s: float = 10.0) -> No
             return
         assert time.monotonic() < deadline, f"stream {name} still {status} after {timeout_s}s"
         time.sleep(0.05)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def moto_server(tmp_path: Path) -> Iterator[str]:
+    """moto in server mode on 127.0.0.1 (DynamoDB- and S3-compatible; from this virtualenv); its endpoint URL."""
+    port = free_port()
+    log_path = tmp_path / "moto.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), 1).close()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"moto did not start: {log_path.read_text()[-2000:]}")
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()

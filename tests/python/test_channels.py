@@ -11,12 +11,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import boto3
 import pytest
@@ -29,45 +25,17 @@ ON_DEMAND = {"StreamMode": "ON_DEMAND"}
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/delivery"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def s3(tmp_path):
-    """moto's server on 127.0.0.1 as the S3-compatible endpoint: (endpoint, boto3 S3 client)."""
-    port = free_port()
-    log = open(tmp_path / "moto.log", "wb")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"moto did not start: {(tmp_path / 'moto.log').read_text()[-2000:]}")
-            time.sleep(0.1)
+def s3(moto_server):
+    """moto's server as the S3-compatible endpoint: (endpoint, boto3 S3 client)."""
     client = boto3.client(
         "s3",
-        endpoint_url=endpoint,
+        endpoint_url=moto_server,
         region_name=REGION,
         aws_access_key_id="shardline",
         aws_secret_access_key="shardline",
     )
-    yield endpoint, client
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+    return moto_server, client
 
 
 def delivery_args(s3_endpoint: str) -> tuple[str, ...]:

@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
@@ -31,37 +29,10 @@ PHASES = 4
 FAILOVER_MS = 2000
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def dynamodb(tmp_path):
-    """moto's server on 127.0.0.1 (the DynamoDB-compatible server the lease table lives in)."""
-    port = free_port()
-    log = open(tmp_path / "moto.log", "wb")
-    moto = Path(sys.executable).parent / "moto_server"
-    proc = subprocess.Popen([str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=log)
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 1).close()
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"moto did not start: {(tmp_path / 'moto.log').read_text()[-2000:]}")
-            time.sleep(0.1)
-    yield endpoint
-    proc.terminate()
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+def dynamodb(moto_server):
+    """moto's server (the DynamoDB-compatible server the lease table lives in)."""
+    return moto_server
 
 
 class Worker:

@@ -7,6 +7,7 @@
 //! `get_records.rs` (GetRecords); periodic work (retention, deletions, scaling) in
 //! `housekeeping.rs`.
 
+mod by_stream;
 mod catalog;
 mod channels;
 mod clock;

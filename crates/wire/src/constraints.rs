@@ -732,6 +732,28 @@ impl Validate for StreamEncryptionInput {
 pub const QUEUE_STARTING_POSITIONS: &[&str] = &["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"];
 pub const DEAD_LETTER_TARGETS: &[&str] = &["BUILT_IN", "NONE"];
 
+/// ListQueues' and ListChannels' `StreamFilter`: 1 to 10,000 entries, each with a stream ARN.
+/// `shape` is how AWS prints an entry in a length violation.
+fn stream_filter(v: &mut Violations, filters: Option<&[QueueStreamFilter]>, shape: &str) {
+    let Some(filters) = filters else { return };
+    v.list_len(
+        "streamFilter",
+        || format!("[{}]", vec![shape; filters.len()].join(", ")),
+        filters.len(),
+        1,
+        10000,
+    );
+    for (i, f) in filters.iter().enumerate() {
+        let at = MemberPath {
+            list: "streamFilter",
+            index: i + 1,
+            member: "streamARN",
+        };
+        v.required(&at, f.stream_arn.as_ref());
+        v.string(&at, f.stream_arn.as_deref(), 1, 2048, Some(STREAM_ARN));
+    }
+}
+
 fn queue_arn(v: &mut Violations, value: Option<&str>) {
     v.required("queueARN", value.as_ref());
     v.string("queueARN", value, 1, 2048, Some(QUEUE_ARN));
@@ -833,24 +855,7 @@ impl Validate for ListQueuesInput {
     fn check(&self, v: &mut Violations) {
         v.int("maxResults", self.max_results, Some(1), Some(10000));
         v.string("nextToken", self.next_token.as_deref(), 1, 1_048_576, None);
-        if let Some(filters) = &self.stream_filter {
-            v.list_len(
-                "streamFilter",
-                || format!("[{}]", vec!["QueueStreamFilter"; filters.len()].join(", ")),
-                filters.len(),
-                1,
-                10000,
-            );
-            for (i, f) in filters.iter().enumerate() {
-                let at = MemberPath {
-                    list: "streamFilter",
-                    index: i + 1,
-                    member: "streamARN",
-                };
-                v.required(&at, f.stream_arn.as_ref());
-                v.string(&at, f.stream_arn.as_deref(), 1, 2048, Some(STREAM_ARN));
-            }
-        }
+        stream_filter(v, self.stream_filter.as_deref(), "QueueStreamFilter");
     }
 }
 
@@ -1241,23 +1246,6 @@ impl Validate for ListChannelsInput {
     fn check(&self, v: &mut Violations) {
         v.int("maxResults", self.max_results, Some(1), Some(10000));
         v.string("nextToken", self.next_token.as_deref(), 1, 1_048_576, None);
-        if let Some(filters) = &self.stream_filter {
-            v.list_len(
-                "streamFilter",
-                || format!("[{}]", vec!["StreamFilter"; filters.len()].join(", ")),
-                filters.len(),
-                1,
-                10000,
-            );
-            for (i, f) in filters.iter().enumerate() {
-                let at = MemberPath {
-                    list: "streamFilter",
-                    index: i + 1,
-                    member: "streamARN",
-                };
-                v.required(&at, f.stream_arn.as_ref());
-                v.string(&at, f.stream_arn.as_deref(), 1, 2048, Some(STREAM_ARN));
-            }
-        }
+        stream_filter(v, self.stream_filter.as_deref(), "StreamFilter");
     }
 }

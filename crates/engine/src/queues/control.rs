@@ -15,6 +15,7 @@ use shardline_wire::shapes::*;
 use shardline_wire::{ApiError, ErrorCode, Timestamp};
 
 use super::queue_not_found;
+use crate::by_stream::page;
 use crate::error::Result;
 use crate::model::{QueueMeta, QueueStart, StreamMeta, StreamMode};
 use crate::next_token;
@@ -281,28 +282,9 @@ impl Engine {
             }
             None => (None, input.max_results.map_or(LIST_DEFAULT, |m| m as usize)),
         };
-        let filters: Vec<(String, Option<u64>)> = input
-            .stream_filter
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| {
-                (
-                    f.stream_arn.unwrap_or_default(),
-                    f.stream_creation_timestamp.map(|t| t.millis.max(0) as u64),
-                )
-            })
-            .collect();
         let mut all = Vec::new();
-        for stream in self.catalog.list(&account, None) {
+        for stream in self.filtered_streams(&account, input.stream_filter) {
             let s = stream.read();
-            let arn = s.meta.arn(&self.config.region);
-            let wanted = filters.is_empty()
-                || filters.iter().any(|(a, t)| {
-                    *a == arn && t.is_none_or(|t| t / 1000 == s.meta.created_ms / 1000)
-                });
-            if !wanted {
-                continue;
-            }
             for q in &s.meta.queues {
                 all.push((
                     (s.meta.name.clone(), q.name.clone()),
@@ -311,23 +293,12 @@ impl Engine {
                         queue_arn: q.arn(&self.config.region, &account),
                         queue_status: q.status(now),
                         queue_creation_timestamp: Timestamp::from_millis(q.created_ms as i64),
-                        streams: vec![QueueStreamIdentifier {
-                            stream_arn: arn.clone(),
-                            stream_creation_timestamp: Timestamp::from_millis(
-                                s.meta.created_ms as i64,
-                            ),
-                        }],
+                        streams: vec![self.stream_identifier(&s.meta)],
                     },
                 ));
             }
         }
-        all.sort_by(|a, b| a.0.cmp(&b.0));
-        let rest: Vec<_> = all
-            .into_iter()
-            .filter(|(k, _)| after.as_ref().is_none_or(|a| k > a))
-            .collect();
-        let more = rest.len() > max;
-        let page: Vec<_> = rest.into_iter().take(max).collect();
+        let (page, more) = page(all, after.as_ref(), max);
         let next_token = match (more, page.last()) {
             (true, Some((k, _))) => Some(next_token::seal(
                 &self.sealer,
