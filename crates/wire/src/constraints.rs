@@ -732,6 +732,43 @@ impl Validate for StreamEncryptionInput {
 pub const QUEUE_STARTING_POSITIONS: &[&str] = &["TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"];
 pub const DEAD_LETTER_TARGETS: &[&str] = &["BUILT_IN", "NONE"];
 
+/// CreateQueue's and CreateChannel's `StreamConfigurationList`: required, 1 to 10,000 entries,
+/// each with a stream ARN, then what `rest` checks of the entry (in member order). `shape` is how
+/// AWS prints an entry in a length violation.
+fn stream_configurations<T>(
+    v: &mut Violations,
+    list: Option<&[T]>,
+    shape: &str,
+    arn: impl Fn(&T) -> Option<&String>,
+    mut rest: impl FnMut(&mut Violations, &T, &dyn Fn(&'static str) -> MemberPath),
+) {
+    v.required("streamConfigurationList", list.as_ref());
+    let Some(list) = list else { return };
+    v.list_len(
+        "streamConfigurationList",
+        || format!("[{}]", vec![shape; list.len()].join(", ")),
+        list.len(),
+        1,
+        10000,
+    );
+    for (i, c) in list.iter().enumerate() {
+        let at = |member| MemberPath {
+            list: "streamConfigurationList",
+            index: i + 1,
+            member,
+        };
+        v.required(at("streamARN"), arn(c));
+        v.string(
+            at("streamARN"),
+            arn(c).map(String::as_str),
+            1,
+            2048,
+            Some(STREAM_ARN),
+        );
+        rest(v, c, &at);
+    }
+}
+
 /// ListQueues' and ListChannels' `StreamFilter`: 1 to 10,000 entries, each with a stream ARN.
 /// `shape` is how AWS prints an entry in a length violation.
 fn stream_filter(v: &mut Violations, filters: Option<&[QueueStreamFilter]>, shape: &str) {
@@ -787,37 +824,12 @@ impl Validate for CreateQueueInput {
     fn check(&self, v: &mut Violations) {
         v.required("queueName", self.queue_name.as_ref());
         name(v, "queueName", self.queue_name.as_deref());
-        v.required(
-            "streamConfigurationList",
-            self.stream_configuration_list.as_ref(),
-        );
-        if let Some(list) = &self.stream_configuration_list {
-            v.list_len(
-                "streamConfigurationList",
-                || {
-                    format!(
-                        "[{}]",
-                        vec!["QueueStreamConfiguration"; list.len()].join(", ")
-                    )
-                },
-                list.len(),
-                1,
-                10000,
-            );
-            for (i, c) in list.iter().enumerate() {
-                let at = |member| MemberPath {
-                    list: "streamConfigurationList",
-                    index: i + 1,
-                    member,
-                };
-                v.required(at("streamARN"), c.stream_arn.as_ref());
-                v.string(
-                    at("streamARN"),
-                    c.stream_arn.as_deref(),
-                    1,
-                    2048,
-                    Some(STREAM_ARN),
-                );
+        stream_configurations(
+            v,
+            self.stream_configuration_list.as_deref(),
+            "QueueStreamConfiguration",
+            |c| c.stream_arn.as_ref(),
+            |v, c, at| {
                 if let Some(p) = &c.starting_position {
                     v.required(at("startingPosition.type"), p.position_type.as_ref());
                     v.one_of(
@@ -826,8 +838,8 @@ impl Validate for CreateQueueInput {
                         QUEUE_STARTING_POSITIONS,
                     );
                 }
-            }
-        }
+            },
+        );
         if let Some(a) = &self.queue_attributes {
             queue_attributes(v, "queueAttributes", a);
         }
@@ -1090,37 +1102,12 @@ impl Validate for CreateChannelInput {
             512,
             Some(ROLE_ARN),
         );
-        v.required(
-            "streamConfigurationList",
-            self.stream_configuration_list.as_ref(),
-        );
-        if let Some(list) = &self.stream_configuration_list {
-            v.list_len(
-                "streamConfigurationList",
-                || {
-                    format!(
-                        "[{}]",
-                        vec!["ChannelStreamConfiguration"; list.len()].join(", ")
-                    )
-                },
-                list.len(),
-                1,
-                10000,
-            );
-            for (i, c) in list.iter().enumerate() {
-                let at = |member| MemberPath {
-                    list: "streamConfigurationList",
-                    index: i + 1,
-                    member,
-                };
-                v.required(at("streamARN"), c.stream_arn.as_ref());
-                v.string(
-                    at("streamARN"),
-                    c.stream_arn.as_deref(),
-                    1,
-                    2048,
-                    Some(STREAM_ARN),
-                );
+        stream_configurations(
+            v,
+            self.stream_configuration_list.as_deref(),
+            "ChannelStreamConfiguration",
+            |c| c.stream_arn.as_ref(),
+            |v, c, at| {
                 v.required(at("recordConfiguration"), c.record_configuration.as_ref());
                 if let Some(r) = &c.record_configuration {
                     v.required(
@@ -1133,8 +1120,8 @@ impl Validate for CreateChannelInput {
                         RECORD_FORMATS,
                     );
                 }
-            }
-        }
+            },
+        );
         if let Some(d) = &self.s3_destination_configuration {
             if let Some(q) = &d.dead_letter_queue_s3_configuration {
                 let at = "s3DestinationConfiguration.deadLetterQueueS3Configuration";
