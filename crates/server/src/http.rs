@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use crate::response::{error, xml_error, Body, ACCESS_DENIED_XML};
-use crate::{admin, cors, protocol, Shared, SLOW_CLIENT_TIMEOUT};
+use crate::{admin, cloudwatch, console, cors, protocol, Shared, SLOW_CLIENT_TIMEOUT};
 
 /// A socket to accept on, with TLS or without, and what it serves.
 pub struct Listener {
@@ -201,8 +201,11 @@ async fn handle(shared: &Arc<Shared>, role: Role, req: Request<Incoming>) -> Res
         }
     };
     let headers = response.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        headers.insert("x-amzn-RequestId", v);
+    // A handler that wrote its request id into the body (the query protocol's XML) set it.
+    if !headers.contains_key("x-amzn-requestid") {
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            headers.insert("x-amzn-RequestId", v);
+        }
     }
     if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(SystemTime::now())) {
         headers.insert(DATE, v);
@@ -224,6 +227,11 @@ fn extended_request_id() -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
+fn is_console(path: &str) -> bool {
+    path.strip_prefix(console::PREFIX)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 async fn route(shared: &Arc<Shared>, role: Role, req: Request<Incoming>) -> Response<Body> {
     if role == Role::Metrics {
         return admin::metrics_listener(shared, &req);
@@ -238,8 +246,14 @@ async fn route(shared: &Arc<Shared>, role: Role, req: Request<Incoming>) -> Resp
     if !has_target && req.method() == Method::GET && req.uri().path() == "/metrics" {
         return admin::metrics(shared, req).await;
     }
+    if !has_target && is_console(req.uri().path()) {
+        return console::handle(shared, &req);
+    }
     if req.method() != Method::POST {
         return xml_error(StatusCode::FORBIDDEN, ACCESS_DENIED_XML);
+    }
+    if let Some(how) = cloudwatch::route(req.uri().path(), req.headers()) {
+        return cloudwatch::handle(shared, how, req).await;
     }
     protocol::post(shared, req).await
 }

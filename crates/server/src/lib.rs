@@ -6,6 +6,8 @@
 
 mod admin;
 pub mod auth;
+mod cloudwatch;
+mod console;
 mod cors;
 mod dispatch;
 pub mod faults;
@@ -42,6 +44,15 @@ pub struct ServerConfig {
     pub metrics_access: MetricsAccess,
     /// API connections held at once (each holds a descriptor); more wait to be accepted.
     pub max_connections: usize,
+    /// The region the server says it is in (the console signs for it).
+    pub region: String,
+    /// Minutes of one-minute metrics buckets kept for the CloudWatch API.
+    pub metrics_history_minutes: u32,
+    /// Serves the web console at `/console/`.
+    pub console: bool,
+    /// Serves the console's files from this directory instead of the built-in ones (for work
+    /// on the console: a change shows on reload).
+    pub console_dir: Option<std::path::PathBuf>,
 }
 
 /// Who may read `GET /metrics` on an API listener (a [`Role::Metrics`] listener always serves
@@ -70,6 +81,10 @@ impl Default for ServerConfig {
             faults: Vec::new(),
             metrics_access: MetricsAccess::Open,
             max_connections: 10_000,
+            region: "us-east-1".into(),
+            metrics_history_minutes: 1440,
+            console: true,
+            console_dir: None,
         }
     }
 }
@@ -85,6 +100,8 @@ pub(crate) struct Shared {
     pub faults: faults::Faults,
     /// Renders `/metrics`; absent if another recorder was installed first.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// The metrics history the CloudWatch API reads; absent as `metrics`.
+    pub history: Option<Arc<shardline_cloudwatch::History>>,
 }
 
 pub use http::{Listener, Role};
@@ -107,10 +124,7 @@ pub async fn serve(
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     }
     admin::record_process_metrics(); // fixes the start time now
-    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| tracing::warn!(error = %e, "metrics are off"))
-        .ok();
+    let (metrics, history) = install_recorders(config.metrics_history_minutes);
     if let Some(handle) = metrics.clone() {
         // Histogram samples pile up in the recorder until upkeep folds them into summaries;
         // without it, memory would grow with every request between scrapes.
@@ -128,6 +142,43 @@ pub async fn serve(
         shutdown: tokio::sync::watch::Sender::new(false),
         faults,
         metrics,
+        history,
     });
     http::serve(listeners, shared, shutdown, Duration::from_secs(5)).await
+}
+
+/// The recorders every server of this process shares: Prometheus for `/metrics` and the
+/// history for the CloudWatch API, both fed by one fan-out. The first server installs them;
+/// later ones (tests run several) use the same.
+fn install_recorders(
+    history_minutes: u32,
+) -> (
+    Option<metrics_exporter_prometheus::PrometheusHandle>,
+    Option<Arc<shardline_cloudwatch::History>>,
+) {
+    type Installed = Option<(
+        metrics_exporter_prometheus::PrometheusHandle,
+        Arc<shardline_cloudwatch::History>,
+    )>;
+    static INSTALLED: std::sync::OnceLock<Installed> = std::sync::OnceLock::new();
+    let installed = INSTALLED.get_or_init(|| {
+        let prometheus = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = prometheus.handle();
+        let history = Arc::new(shardline_cloudwatch::History::new(history_minutes));
+        let fanout = metrics_util::layers::FanoutBuilder::default()
+            .add_recorder(prometheus)
+            .add_recorder(shardline_cloudwatch::HistoryRecorder::new(history.clone()))
+            .build();
+        match metrics::set_global_recorder(fanout) {
+            Ok(()) => Some((handle, history)),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics are off");
+                None
+            }
+        }
+    });
+    match installed {
+        Some((h, hist)) => (Some(h.clone()), Some(hist.clone())),
+        None => (None, None),
+    }
 }

@@ -173,6 +173,9 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
     if let Some(metrics) = metrics_note {
         println!("shardline metrics on http://{metrics}/metrics (every account's; loopback)");
     }
+    if s.console {
+        println!("shardline console on http://{addr}/console/");
+    }
     let keys = if credentials.is_some() {
         "AWS_ACCESS_KEY_ID=<key from the credentials file> AWS_SECRET_ACCESS_KEY=<its secret>"
     } else {
@@ -201,6 +204,10 @@ async fn serve(s: Settings) -> anyhow::Result<()> {
             faults: s.faults.clone(),
             metrics_access,
             max_connections,
+            console: s.console,
+            metrics_history_minutes: s.metrics_history_minutes,
+            console_dir: std::env::var_os("SHARDLINE_CONSOLE_DIR").map(std::path::PathBuf::from),
+            region: s.region.clone(),
             ..ServerConfig::default()
         },
         shutdown_signal(),

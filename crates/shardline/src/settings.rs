@@ -37,6 +37,14 @@ pub enum AuthArg {
     Sigv4,
 }
 
+/// `--console`: serve the web console or not.
+#[derive(Clone, Copy, Debug, Deserialize, ValueEnum, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleArg {
+    On,
+    Off,
+}
+
 #[derive(Args, Debug, Default)]
 pub struct ServeArgs {
     /// Configuration file [default: ./shardline.toml if present]
@@ -179,6 +187,13 @@ pub struct ServeArgs {
     /// Caps every channel's DataFreshnessInSeconds, in milliseconds (for tests) [default: none]
     #[arg(long, env = "SHARDLINE_CHANNEL_MAX_WAIT_MS")]
     pub channel_max_wait_ms: Option<u64>,
+    /// The web console at /console/ [default: on when listening on loopback, else off]
+    #[arg(long, env = "SHARDLINE_CONSOLE", value_enum)]
+    pub console: Option<ConsoleArg>,
+    /// Minutes of metrics history kept at one-minute resolution, for the CloudWatch API and
+    /// the console [default: 1440]
+    #[arg(long, env = "SHARDLINE_METRICS_HISTORY_MINUTES")]
+    pub metrics_history_minutes: Option<u32>,
 }
 
 /// The same options as read from `shardline.toml`.
@@ -224,6 +239,8 @@ struct FileSettings {
     s3_secret_access_key: Option<String>,
     channel_object_bytes: Option<usize>,
     channel_max_wait_ms: Option<u64>,
+    console: Option<ConsoleArg>,
+    metrics_history_minutes: Option<u32>,
     allow_anonymous: Option<bool>,
     metrics_listen: Option<SocketAddr>,
     log: Option<String>,
@@ -299,6 +316,8 @@ pub struct Settings {
     pub log: String,
     /// Channel delivery: where to, with which keys, and when objects are written.
     pub s3: Option<shardline_delivery::DeliveryConfig>,
+    pub console: bool,
+    pub metrics_history_minutes: u32,
 }
 
 impl Settings {
@@ -417,6 +436,12 @@ impl Settings {
             faults: file.fault,
             metrics_listen: args.metrics_listen.or(file.metrics_listen),
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            console: false, // set below, once the host is known
+            metrics_history_minutes: args
+                .metrics_history_minutes
+                .or(file.metrics_history_minutes)
+                .unwrap_or(1440)
+                .clamp(1, 20_160),
             s3: match args.s3_endpoint.or(file.s3_endpoint) {
                 None => None,
                 Some(endpoint) => {
@@ -453,6 +478,11 @@ impl Settings {
                     })
                 }
             },
+        };
+        let mut s = s;
+        s.console = match args.console.or(file.console) {
+            Some(c) => c == ConsoleArg::On,
+            None => s.host.is_loopback(),
         };
         for (i, f) in s.faults.iter().enumerate() {
             if let Err(e) = f.validate() {

@@ -74,6 +74,20 @@ pub fn verify(
     req: &RequestParts<'_>,
     now: SystemTime,
 ) -> Result<Verified, ApiError> {
+    verify_for(creds, req, now, SERVICE)
+}
+
+/// [`verify`] for a request signed for another service's name (`monitoring` for the
+/// CloudWatch API the server also answers).
+///
+/// # Errors
+/// As [`verify`].
+pub fn verify_for(
+    creds: &Credentials,
+    req: &RequestParts<'_>,
+    now: SystemTime,
+    expected_service: &str,
+) -> Result<Verified, ApiError> {
     let auth_header = req
         .headers
         .get(http::header::AUTHORIZATION)
@@ -113,8 +127,8 @@ pub fn verify(
     if region.is_empty() {
         scope_errors.push_str(&errors::scope_region(region));
     }
-    if service != SERVICE {
-        scope_errors.push_str(&errors::scope_service(SERVICE));
+    if service != expected_service {
+        scope_errors.push_str(&errors::scope_service(expected_service));
     }
     if terminator != sigv4::TERMINATOR {
         scope_errors.push_str(&errors::scope_terminator(terminator));
@@ -134,7 +148,12 @@ pub fn verify(
         return Err(errors::unrecognized(errors::UNKNOWN_ACCESS_KEY));
     };
 
-    check_signature(req, &params, &query, &signed, key, scope_date, region)?;
+    let scope = Scope {
+        date: scope_date,
+        region,
+        service: expected_service,
+    };
+    check_signature(req, &params, &query, &signed, key, &scope)?;
 
     if let Some(expected) = &key.session_token {
         let sent = params.security_token.as_deref().unwrap_or_default();
@@ -198,14 +217,20 @@ fn check_time(params: &AuthParams, date: i64, now: i64) -> Result<(), ApiError> 
     Ok(())
 }
 
+/// A credential scope's parts.
+struct Scope<'a> {
+    date: &'a str,
+    region: &'a str,
+    service: &'a str,
+}
+
 fn check_signature(
     req: &RequestParts<'_>,
     params: &AuthParams,
     query: &[(String, String)],
     signed: &[String],
     key: &AccessKey,
-    scope_date: &str,
-    region: &str,
+    scope: &Scope<'_>,
 ) -> Result<(), ApiError> {
     let content_sha = req
         .headers
@@ -222,8 +247,13 @@ fn check_signature(
     let canonical_query = sigv4::canonical_query(query, exclude);
     let canonical_headers = sigv4::canonical_headers(req.headers, req.authority, signed);
     let signed_list = signed.join(";");
-    let scope = sigv4::scope(scope_date, region, SERVICE);
-    let k_signing = sigv4::signing_key(&key.secret_access_key, scope_date, region, SERVICE);
+    let k_signing = sigv4::signing_key(
+        &key.secret_access_key,
+        scope.date,
+        scope.region,
+        scope.service,
+    );
+    let scope = sigv4::scope(scope.date, scope.region, scope.service);
 
     let mut first = None;
     for payload_hash in &payload_hashes {
