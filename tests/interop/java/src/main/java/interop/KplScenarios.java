@@ -18,11 +18,19 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
+import java.time.Duration;
+import java.time.Instant;
 
 import com.google.common.util.concurrent.Futures;
 import com.google.common.util.concurrent.ListenableFuture;
 
 import interop.Support.Server;
+import software.amazon.awssdk.services.cloudwatch.CloudWatchClient;
+import software.amazon.awssdk.services.cloudwatch.model.Datapoint;
+import software.amazon.awssdk.services.cloudwatch.model.Dimension;
+import software.amazon.awssdk.services.cloudwatch.model.DimensionFilter;
+import software.amazon.awssdk.services.cloudwatch.model.Metric;
+import software.amazon.awssdk.services.cloudwatch.model.Statistic;
 import software.amazon.awssdk.services.kinesis.KinesisClient;
 import software.amazon.awssdk.services.kinesis.model.GetRecordsResponse;
 import software.amazon.awssdk.services.kinesis.model.Shard;
@@ -47,6 +55,7 @@ public final class KplScenarios {
         scenarios.put("aggregation-50k", KplScenarios::aggregation);
         scenarios.put("split-shard-map", KplScenarios::splitShardMap);
         scenarios.put("limits-aws", KplScenarios::limitsAws);
+        scenarios.put("metrics-to-cloudwatch", KplScenarios::metricsToCloudWatch);
         System.exit(Support.runScenarios("java-kpl", scenarios, args));
     }
 
@@ -61,6 +70,10 @@ public final class KplScenarios {
     record Seen(String shard, String seq, long sub, String pk, String ehk, String data, boolean aggregated) {}
 
     static KinesisProducer producer(Server server, boolean aggregation, long rateLimit) throws Exception {
+        return new KinesisProducer(producerConfig(server, aggregation, rateLimit));
+    }
+
+    static KinesisProducerConfiguration producerConfig(Server server, boolean aggregation, long rateLimit) throws Exception {
         // The KPL extracts its ~90 MB native daemon here once (it reuses a matching copy).
         Path tmp = Path.of(System.getenv().getOrDefault("INTEROP_KPL_TMP", Support.workDir().resolve("kpl").toString()));
         Files.createDirectories(tmp);
@@ -80,7 +93,7 @@ public final class KplScenarios {
                 .setRateLimit(rateLimit)
                 .setLogLevel("warning")
                 .setTempDirectory(tmp.toString());
-        return new KinesisProducer(config);
+        return config;
     }
 
     static List<UserRecordResult> await(List<ListenableFuture<UserRecordResult>> futures, long seconds) throws Exception {
@@ -215,6 +228,60 @@ public final class KplScenarios {
                 check(aggregatedUserRecords > n * 9L / 10, "only %d user records came from aggregated records", aggregatedUserRecords);
                 return String.format("user-records=%d read=%d kinesis-records=%d duplicates=%d put=%.1fs", n, seen.size(),
                         kinesisRecords[0], duplicates, putSecs);
+            } finally {
+                kpl.destroy();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------ metrics published to shardline
+
+    /**
+     * The KPL's own CloudWatch metrics (level summary, per stream), uploaded with PutMetricData in
+     * the query protocol over HTTPS to shardline's TLS port, then read back with the Java SDK's
+     * CloudWatch client: UserRecordsPut adds up to the records put.
+     */
+    static String metricsToCloudWatch() throws Exception {
+        int n = 2_000;
+        try (Server server = Server.start("kpl-metrics", true); KinesisClient k = Support.kinesis(server.http());
+             CloudWatchClient cw = CloudWatchClient.builder().endpointOverride(server.http()).region(Support.REGION)
+                     .credentialsProvider(Support.CREDENTIALS).build()) {
+            String stream = "kpl-metrics";
+            k.createStream(b -> b.streamName(stream).shardCount(2));
+            waitActive(k, stream);
+            KinesisProducerConfiguration config = producerConfig(server, true, 150)
+                    .setMetricsLevel("summary")
+                    .setMetricsGranularity("stream")
+                    .setMetricsUploadDelay(1_000)
+                    .setCloudwatchEndpoint("127.0.0.1")
+                    .setCloudwatchPort(server.tlsPort);
+            KinesisProducer kpl = new KinesisProducer(config);
+            long start = System.nanoTime();
+            try {
+                List<ListenableFuture<UserRecordResult>> futures = new ArrayList<>();
+                for (int i = 0; i < n; i++) {
+                    futures.add(kpl.addUserRecord(stream, "pk-" + i, ByteBuffer.wrap(("m" + i).getBytes(StandardCharsets.UTF_8))));
+                }
+                kpl.flush();
+                await(futures, 60);
+                Dimension byStream = Dimension.builder().name("StreamName").value(stream).build();
+                // The KPL uploads every second; wait until all n show up in the per-stream series.
+                double sum = Support.waitFor("UserRecordsPut of the stream adding up to " + n, Duration.ofSeconds(60), () -> {
+                    Instant now = Instant.now();
+                    double total = cw.getMetricStatistics(b -> b.namespace("KinesisProducerLibrary").metricName("UserRecordsPut")
+                                    .dimensions(byStream).startTime(now.minusSeconds(600)).endTime(now.plusSeconds(60))
+                                    .period(60).statistics(Statistic.SUM))
+                            .datapoints().stream().mapToDouble(Datapoint::sum).sum();
+                    return total >= n ? total : null;
+                });
+                checkEquals((double) n, sum, "UserRecordsPut summed over the stream's datapoints");
+                List<String> names = cw.listMetrics(b -> b.namespace("KinesisProducerLibrary").dimensions(
+                                DimensionFilter.builder().name("StreamName").value(stream).build()))
+                        .metrics().stream().map(Metric::metricName).distinct().sorted().toList();
+                check(names.contains("UserRecordsPut") && names.contains("KinesisRecordsPut"),
+                        "the KPL's per-stream metrics listed: %s", names);
+                return String.format("user-records=%d UserRecordsPut=%.0f metrics=%d after=%.1fs", n, sum, names.size(),
+                        Support.secondsSince(start));
             } finally {
                 kpl.destroy();
             }
