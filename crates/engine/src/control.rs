@@ -109,6 +109,7 @@ impl Engine {
             consumers: Vec::new(),
             policy: None,
             updating_until_ms: None,
+            pending_reshard: None,
             scaling_history: Vec::new(),
             shard_level_metrics: Vec::new(),
             warm_throughput_mibps: input.warm_throughput_mi_bps,

@@ -13,6 +13,7 @@ impl Engine {
     /// # Errors
     /// A storage failure (the next tick retries).
     pub fn tick(&self) -> Result<()> {
+        self.apply_pending_reshards()?;
         let now = self.clock.now_ms();
         let mut deleted = false;
         let mut deregistered = false;

@@ -127,6 +127,10 @@ pub struct StreamMeta {
     /// UPDATING until then, after a reshard.
     #[serde(default)]
     pub updating_until_ms: Option<u64>,
+    /// A reshard accepted but not yet applied: as on AWS, the stream shows and routes to its
+    /// shards as they were until it is ACTIVE again, when housekeeping applies it.
+    #[serde(default)]
+    pub pending_reshard: Option<PendingReshard>,
     /// When UpdateShardCount ran, for its limit of 10 calls a rolling day.
     #[serde(default)]
     pub scaling_history: Vec<u64>,
@@ -153,6 +157,15 @@ pub struct StreamMeta {
     /// Channels delivering this stream's records to object storage.
     #[serde(default)]
     pub channels: Vec<ChannelMeta>,
+}
+
+/// A reshard waiting for the end of its UPDATING time. Shards are named by index; the hash key
+/// is kept as text (the manifest is JSON).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum PendingReshard {
+    Split { shard: u32, key: String },
+    Merge { shard: u32, adjacent: u32 },
+    Scale { target: u32 },
 }
 
 /// A channel: where a stream's records are delivered (a general-purpose S3 bucket), with every
@@ -340,7 +353,9 @@ impl StreamMeta {
             StreamStatus::Deleting
         } else if now_ms < self.active_at_ms {
             StreamStatus::Creating
-        } else if self.updating_until_ms.is_some_and(|t| now_ms < t) {
+        } else if self.pending_reshard.is_some()
+            || self.updating_until_ms.is_some_and(|t| now_ms < t)
+        {
             StreamStatus::Updating
         } else {
             StreamStatus::Active

@@ -20,7 +20,9 @@ use shardline_wire::{ApiError, ErrorCode};
 use crate::catalog::{Stream, StreamRef};
 use crate::error::Result;
 use crate::hashkey::uniform_ranges;
-use crate::model::{parse_shard_id, shard_id, ClosedShard, ShardMeta, StreamMode, StreamStatus};
+use crate::model::{
+    parse_shard_id, shard_id, ClosedShard, PendingReshard, ShardMeta, StreamMode, StreamStatus,
+};
 use crate::resolve::{not_active, StreamName};
 use crate::{Caller, Engine};
 
@@ -50,6 +52,9 @@ impl Engine {
                 .into());
             }
             let now = self.clock.now_ms();
+            if self.defer_reshard(s, now, PendingReshard::Split { shard: s.meta.shards[pos].index, key: key.to_string() }) {
+                return Ok(());
+            }
             self.split(s, pos, key, now)?;
             self.finish_reshard(s, now);
             Ok(())
@@ -77,6 +82,13 @@ impl Engine {
                 .into());
             }
             let now = self.clock.now_ms();
+            let pending = PendingReshard::Merge {
+                shard: s.meta.shards[a].index,
+                adjacent: s.meta.shards[b].index,
+            };
+            if self.defer_reshard(s, now, pending) {
+                return Ok(());
+            }
             self.merge(s, a, b, now)?;
             self.finish_reshard(s, now);
             Ok(())
@@ -119,6 +131,86 @@ impl Engine {
             }
             let plan = uniform_plan(s, target);
             if target != current || !plan.splits.is_empty() {
+                s.meta.scaling_history.push(now);
+                if self.defer_reshard(s, now, PendingReshard::Scale { target }) {
+                    return Ok((current, s.meta.arn(&self.config.region)));
+                }
+                self.scale(s, target, now)?;
+                self.finish_reshard(s, now);
+            }
+            Ok((current, s.meta.arn(&self.config.region)))
+        })?;
+        Ok(UpdateShardCountOutput {
+            stream_name: n.name,
+            current_shard_count: i64::from(current),
+            target_shard_count: i64::from(target),
+            stream_arn: arn,
+        })
+    }
+
+    /// With a non-zero update time, records `pending` to apply when it ends (the stream shows
+    /// UPDATING and keeps its shards until then) and returns true; with none, false: the
+    /// caller applies the change at once.
+    fn defer_reshard(&self, s: &mut Stream, now: u64, pending: PendingReshard) -> bool {
+        if self.config.create_delay_ms == 0 {
+            return false;
+        }
+        s.meta.pending_reshard = Some(pending);
+        s.meta.updating_until_ms = Some(now + self.config.create_delay_ms);
+        true
+    }
+
+    /// Applies the reshards whose UPDATING time is over (housekeeping calls this).
+    pub(crate) fn apply_pending_reshards(&self) -> Result<()> {
+        let now = self.clock.now_ms();
+        for stream in self.catalog.all() {
+            let due = {
+                let s = stream.read();
+                s.meta.pending_reshard.is_some()
+                    && s.meta.deleted_at_ms.is_none()
+                    && s.meta.updating_until_ms.is_none_or(|t| t <= now)
+            };
+            if !due {
+                continue;
+            }
+            self.change_durably(&stream, |s| {
+                let Some(pending) = s.meta.pending_reshard.take() else {
+                    return Ok(());
+                };
+                let open = |s: &Stream, index: u32| {
+                    s.meta
+                        .shards
+                        .iter()
+                        .position(|sh| sh.index == index && sh.closed.is_none())
+                };
+                // Nothing else reshards an UPDATING stream, so the shards named are still
+                // open; a change that no longer fits is dropped rather than half applied.
+                match pending {
+                    PendingReshard::Split { shard, key } => {
+                        if let (Some(pos), Ok(key)) = (open(s, shard), key.parse::<u128>()) {
+                            self.split(s, pos, key, now)?;
+                        }
+                    }
+                    PendingReshard::Merge { shard, adjacent } => {
+                        if let (Some(a), Some(b)) = (open(s, shard), open(s, adjacent)) {
+                            self.merge(s, a, b, now)?;
+                        }
+                    }
+                    PendingReshard::Scale { target } => self.scale(s, target, now)?,
+                }
+                s.meta.updating_until_ms = None;
+                s.rebuild_routes();
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// UpdateShardCount's uniform scaling to `target` open shards.
+    fn scale(&self, s: &mut Stream, target: u32, now: u64) -> Result<()> {
+        let plan = uniform_plan(s, target);
+        {
+            {
                 for (index, key) in plan.splits {
                     let pos = s
                         .meta
@@ -152,17 +244,9 @@ impl Engine {
                             .map_or(acc, |sh| sh.index);
                     }
                 }
-                s.meta.scaling_history.push(now);
-                self.finish_reshard(s, now);
             }
-            Ok((current, s.meta.arn(&self.config.region)))
-        })?;
-        Ok(UpdateShardCountOutput {
-            stream_name: n.name,
-            current_shard_count: i64::from(current),
-            target_shard_count: i64::from(target),
-            stream_arn: arn,
-        })
+        }
+        Ok(())
     }
 
     /// The stream of a resharding request: ACTIVE and provisioned.

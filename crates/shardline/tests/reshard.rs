@@ -338,3 +338,139 @@ async fn lineage(
         .collect();
     (read.texts(), read.children.is_none(), children)
 }
+
+async fn status(c: &Client, stream: &str) -> aws_sdk_kinesis::types::StreamStatus {
+    c.describe_stream_summary()
+        .stream_name(stream)
+        .send()
+        .await
+        .unwrap()
+        .stream_description_summary()
+        .unwrap()
+        .stream_status()
+        .clone()
+}
+
+/// Waits (at most 10 s) for the stream to be ACTIVE.
+async fn wait_active(c: &Client, stream: &str) {
+    for _ in 0..200 {
+        if status(c, stream).await == aws_sdk_kinesis::types::StreamStatus::Active {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{stream} did not become ACTIVE within 10 s");
+}
+
+fn open_ids(shards: &[Shard]) -> Vec<String> {
+    shards
+        .iter()
+        .filter(|s| {
+            s.sequence_number_range()
+                .unwrap()
+                .ending_sequence_number()
+                .is_none()
+        })
+        .map(|s| s.shard_id().to_owned())
+        .collect()
+}
+
+/// As on AWS, a reshard shows while the stream is UPDATING only as its status: descriptions
+/// list the shards as they were and writes go to them; the new layout appears, and takes the
+/// writes, when the stream is ACTIVE again.
+#[tokio::test]
+async fn updating_streams_keep_their_shards_until_active() {
+    let server = Server::memory(&["--create-delay-ms", "800", "--housekeeping-ms", "50"]);
+    let c = server.client();
+    create_stream(&c, "up", 1).await;
+    wait_active(&c, "up").await;
+    use aws_sdk_kinesis::types::StreamStatus;
+
+    c.split_shard()
+        .stream_name("up")
+        .shard_to_split("shardId-000000000000")
+        .new_starting_hash_key((1u128 << 127).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(&c, "up").await, StreamStatus::Updating);
+    let during = all_shards(&c, "up", None).await;
+    assert_eq!(open_ids(&during), vec!["shardId-000000000000"]);
+    assert_eq!(during.len(), 1);
+    let described = c.describe_stream().stream_name("up").send().await.unwrap();
+    assert_eq!(described.stream_description().unwrap().shards().len(), 1);
+    // Writes during UPDATING go to the shard as it was.
+    let (shard, _) = put(&c, "up", MAX, "during split").await;
+    assert_eq!(shard, "shardId-000000000000");
+    // Another reshard is refused until the first is done.
+    let err = c
+        .merge_shards()
+        .stream_name("up")
+        .shard_to_merge("shardId-000000000000")
+        .adjacent_shard_to_merge("shardId-000000000001")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceInUseException");
+
+    wait_active(&c, "up").await;
+    let after = all_shards(&c, "up", None).await;
+    assert_eq!(after.len(), 3);
+    assert_eq!(
+        open_ids(&after),
+        vec!["shardId-000000000001", "shardId-000000000002"]
+    );
+    assert_eq!(
+        read_shard(&c, "up", "shardId-000000000000").await.texts(),
+        vec!["during split"]
+    );
+    let (shard, _) = put(&c, "up", MAX, "after split").await;
+    assert_eq!(shard, "shardId-000000000002");
+    assert_cover(&c, "up").await;
+
+    c.merge_shards()
+        .stream_name("up")
+        .shard_to_merge("shardId-000000000001")
+        .adjacent_shard_to_merge("shardId-000000000002")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(&c, "up").await, StreamStatus::Updating);
+    assert_eq!(
+        open_ids(&all_shards(&c, "up", None).await),
+        vec!["shardId-000000000001", "shardId-000000000002"]
+    );
+    let (shard, _) = put(&c, "up", 0, "during merge").await;
+    assert_eq!(shard, "shardId-000000000001");
+    wait_active(&c, "up").await;
+    assert_eq!(
+        open_ids(&all_shards(&c, "up", None).await),
+        vec!["shardId-000000000003"]
+    );
+
+    c.update_shard_count()
+        .stream_name("up")
+        .target_shard_count(2)
+        .scaling_type(ScalingType::UniformScaling)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(&c, "up").await, StreamStatus::Updating);
+    assert_eq!(
+        open_ids(&all_shards(&c, "up", None).await),
+        vec!["shardId-000000000003"]
+    );
+    wait_active(&c, "up").await;
+    let scaled = all_shards(&c, "up", Some(ShardFilterType::AtLatest)).await;
+    assert_eq!(scaled.len(), 2);
+    assert_cover(&c, "up").await;
+    // Nothing written during the changes was lost: each is in the shard it was put to.
+    assert_eq!(
+        read_shard(&c, "up", "shardId-000000000001").await.texts(),
+        vec!["during merge"]
+    );
+    assert_eq!(
+        read_shard(&c, "up", "shardId-000000000002").await.texts(),
+        vec!["after split"]
+    );
+}
