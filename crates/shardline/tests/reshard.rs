@@ -474,3 +474,39 @@ async fn updating_streams_keep_their_shards_until_active() {
         vec!["after split"]
     );
 }
+
+/// A reshard accepted while the stream is UPDATING is in the manifest: `kill -9` before it is
+/// applied, and the restarted server applies it when the update time is over.
+#[tokio::test]
+async fn a_pending_reshard_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::disk(
+        dir.path(),
+        &["--create-delay-ms", "1500", "--housekeeping-ms", "50"],
+    );
+    let c = server.client();
+    create_stream(&c, "pend", 1).await;
+    wait_active(&c, "pend").await;
+    put(&c, "pend", 7, "before").await;
+    c.split_shard()
+        .stream_name("pend")
+        .shard_to_split("shardId-000000000000")
+        .new_starting_hash_key((1u128 << 127).to_string())
+        .send()
+        .await
+        .unwrap();
+    server.kill();
+    server.restart();
+    let c = server.client();
+    wait_active(&c, "pend").await;
+    let shards = all_shards(&c, "pend", None).await;
+    assert_eq!(
+        open_ids(&shards),
+        vec!["shardId-000000000001", "shardId-000000000002"]
+    );
+    assert_eq!(
+        read_shard(&c, "pend", "shardId-000000000000").await.texts(),
+        vec!["before"]
+    );
+    assert_cover(&c, "pend").await;
+}
