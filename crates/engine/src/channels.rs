@@ -21,7 +21,7 @@ use crate::catalog::StreamRef;
 use crate::error::Result;
 use crate::model::{ChannelMeta, StreamMeta, StreamMode};
 use crate::next_token;
-use crate::resolve::{not_active, parse_stream_arn};
+use crate::resolve::{not_readable, parse_stream_arn};
 use crate::{Caller, Engine};
 
 const DEFAULT_FRESHNESS_SECS: i64 = 300;
@@ -571,7 +571,7 @@ impl Engine {
 fn check_stream_takes_channel(m: &StreamMeta, now: u64) -> Result<()> {
     let status = m.status(now);
     if !status.is_readable() {
-        return Err(not_active(&m.account, &m.name, status).into());
+        return Err(not_readable(&m.account, &m.name, status).into());
     }
     if m.mode != StreamMode::OnDemand {
         return Err(ApiError::new(

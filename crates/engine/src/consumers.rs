@@ -9,7 +9,7 @@ use crate::catalog::StreamRef;
 use crate::error::Result;
 use crate::model::{ConsumerMeta, StreamMeta};
 use crate::next_token;
-use crate::resolve::{not_active, parse_consumer_arn, parse_stream_arn, StreamName};
+use crate::resolve::{not_readable, parse_consumer_arn, parse_stream_arn, StreamName};
 use crate::{Caller, Engine};
 
 /// Consumers a stream may have (AWS default).
@@ -52,7 +52,7 @@ impl Engine {
         let consumer = {
             let mut s = stream.write();
             if !s.meta.status(now).is_readable() {
-                return Err(not_active(&n.account, &n.name, s.meta.status(now)).into());
+                return Err(not_readable(&n.account, &n.name, s.meta.status(now)).into());
             }
             let live: Vec<&ConsumerMeta> = s
                 .meta

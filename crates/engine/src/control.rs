@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::hashkey::uniform_ranges;
 use crate::model::{parse_shard_id, Distribution, ShardMeta, StreamMeta, StreamMode};
 use crate::next_token::{self, ListShardsToken, ListStreamsToken, ShardFilterSpec};
-use crate::resolve::{auto_needs_on_demand, not_active, not_found};
+use crate::resolve::{auto_needs_on_demand, not_found, not_readable};
 use crate::{Caller, Engine};
 
 /// DescribeStream returns at most this many shards a call.
@@ -420,7 +420,7 @@ impl Engine {
         let s = stream.read();
         let status = s.meta.status(now);
         if !status.is_readable() {
-            return Err(not_active(&account, &name, status).into());
+            return Err(not_readable(&account, &name, status).into());
         }
         let trim_ms = now
             .saturating_sub(s.meta.retention_ms())

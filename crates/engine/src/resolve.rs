@@ -22,6 +22,15 @@ pub fn not_active(account: &str, name: &str, status: StreamStatus) -> ApiError {
     ))
 }
 
+/// A stream that must be ACTIVE or UPDATING (readable) and is neither, in AWS's words (seen
+/// from ListShards and RegisterStreamConsumer on a CREATING stream, aws/aws-sdk-java-v2#5949).
+pub fn not_readable(account: &str, name: &str, status: StreamStatus) -> ApiError {
+    ApiError::resource_in_use(format!(
+        "Stream {name} under account {account} not ACTIVE or UPDATING, instead in state {}",
+        status.as_str()
+    ))
+}
+
 /// AUTO record distribution asked of a stream that is not on-demand (AWS documents
 /// InvalidArgumentException; the wording is shardline's).
 pub fn auto_needs_on_demand(account: &str, name: &str) -> ApiError {

@@ -156,6 +156,18 @@ async fn stream_states_follow_the_configured_delays() {
         .await
         .unwrap_err();
     assert_eq!(error_code(&err), "ResourceNotFoundException");
+    // ListShards wants ACTIVE or UPDATING, and says so (aws/aws-sdk-java-v2#5949 quotes AWS).
+    let err = c
+        .list_shards()
+        .stream_name("slow")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error_code(&err), "ResourceInUseException");
+    assert_eq!(
+        error_message(&err),
+        "Stream slow under account 000000000000 not ACTIVE or UPDATING, instead in state CREATING"
+    );
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(status(c.clone()).await.unwrap(), StreamStatus::Active);
 

@@ -19,7 +19,7 @@ use crate::by_stream::page;
 use crate::error::Result;
 use crate::model::{QueueMeta, QueueStart, StreamMeta, StreamMode};
 use crate::next_token;
-use crate::resolve::{not_active, parse_stream_arn};
+use crate::resolve::{not_readable, parse_stream_arn};
 use crate::{Caller, Engine};
 
 /// Registered consumers (enhanced fan-out consumers and queues together) per stream.
@@ -390,7 +390,7 @@ fn dead_lettering(
 fn check_stream_takes_queue(m: &StreamMeta, now: u64) -> Result<()> {
     let status = m.status(now);
     if !status.is_readable() {
-        return Err(not_active(&m.account, &m.name, status).into());
+        return Err(not_readable(&m.account, &m.name, status).into());
     }
     if m.mode != StreamMode::OnDemand {
         return Err(validation(format!(
