@@ -10,7 +10,6 @@ import copy
 import datetime as dt
 import json
 import time
-from pathlib import Path
 from typing import Callable
 
 import boto3
@@ -20,6 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import REGION, create_stream, run_aws
+from test_sigv4 import auth_endpoint  # noqa: F401 (a fixture)
 
 PROTOCOLS = ["json", "smithy-rpc-v2-cbor", "query"]
 UTC = dt.timezone.utc
@@ -377,24 +377,11 @@ def test_metrics_put_show_on_prometheus_endpoint(endpoint: str) -> None:
     assert 'Namespace="KinesisProducerLibrary"' in line and 'StreamName="s"' in line and line.endswith(" 42")
 
 
-CREDENTIALS_TOML = """\
-[[key]]
-access_key_id = "AKIDA"
-secret_access_key = "secretA"
-account_id = "111111111111"
-
-[[key]]
-access_key_id = "AKIDB"
-secret_access_key = "secretB"
-account_id = "222222222222"
-"""
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
-def test_signed_requests_and_accounts(start_shardline: Callable[..., str], tmp_path: Path, protocol: str) -> None:
-    creds = tmp_path / "keys.toml"
-    creds.write_text(CREDENTIALS_TOML)
-    endpoint = start_shardline("--auth", "sigv4", "--credentials-file", str(creds))
+def test_signed_requests_and_accounts(auth_endpoint: str, protocol: str) -> None:
+    endpoint = auth_endpoint
     a = cloudwatch(endpoint, protocol, ("AKIDA", "secretA"))
     b = cloudwatch(endpoint, protocol, ("AKIDB", "secretB"))
     a.put_metric_data(Namespace="Mine", MetricData=[{"MetricName": "m", "Value": 1}])
