@@ -228,7 +228,12 @@ async function admin(method, path, body) {
     const xmlType = /^<([A-Za-z]+)\/?>/.exec(text.trim());
     throw new ApiError(`HTTP ${r.status}`, xmlType ? xmlType[1] : text.trim(), r.status);
   }
-  return text ? JSON.parse(text) : null;
+  // Lists and ids come as JSON, removals as a word of text ("removed", "cleared").
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return text;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,6 +278,7 @@ function parseRoute() {
   const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
   if (parts[0] === 'signin') return { name: 'signin' };
   if (parts[0] === 'faults') return { name: 'faults' };
+  if (parts[0] === 'metrics') return { name: 'metrics', namespace: parts[1] };
   if (parts[0] === 'streams' && parts[1]) return { name: 'stream', stream: parts[1], tab: parts[2] || 'monitoring' };
   return { name: 'streams' };
 }
@@ -287,7 +293,7 @@ async function render() {
   const app = $('#app');
   const route = parseRoute();
   for (const a of document.querySelectorAll('.topnav a')) {
-    a.classList.toggle('active', a.dataset.nav === (route.name === 'faults' ? 'faults' : 'streams'));
+    a.classList.toggle('active', a.dataset.nav === (['faults', 'metrics'].includes(route.name) ? route.name : 'streams'));
   }
   updateWho();
   if (CONFIG.auth === 'sigv4' && !credentials() && route.name !== 'signin') {
@@ -299,6 +305,7 @@ async function render() {
   try {
     if (route.name === 'signin') await signInPage(app, page);
     else if (route.name === 'faults') await faultsPage(app, page);
+    else if (route.name === 'metrics') await metricsPage(app, page, route);
     else if (route.name === 'stream') await streamPage(app, page, route);
     else await streamsPage(app, page);
   } catch (e) {
@@ -449,11 +456,17 @@ async function streamsPage(app, pg) {
   const count = h('span', { class: 'counter', testid: 'streams-count' });
   const listErr = h('div', { class: 'inline-error', testid: 'streams-error', role: 'alert', hidden: true });
   const refreshBtn = h('button', { type: 'button', testid: 'streams-refresh', onclick: () => refresh() }, '↻ Refresh');
+  const filter = h('input', { type: 'search', testid: 'streams-filter', placeholder: 'Find streams', 'aria-label': 'Find streams by name', style: 'width:220px' });
+  const applyFilter = () => {
+    const q = filter.value.trim().toLowerCase();
+    for (const tr of tableBody.querySelectorAll('[data-testid=stream-row]')) tr.hidden = q !== '' && !tr.dataset.stream.toLowerCase().includes(q);
+  };
+  filter.addEventListener('input', applyFilter);
   app.append(
     h(
       'section',
       { class: 'panel', testid: 'streams-panel' },
-      h('header', {}, h('h2', {}, 'Data streams ', count), h('div', { class: 'actions' }, refreshBtn)),
+      h('header', {}, h('h2', {}, 'Data streams ', count), h('div', { class: 'actions' }, filter, refreshBtn)),
       h(
         'div',
         { class: 'body flush' },
@@ -475,23 +488,44 @@ async function streamsPage(app, pg) {
 
   let timer = null;
   let busy = false;
+  const cache = new Map();
+  let again = false;
   async function refresh() {
-    if (busy || !pg.alive) return;
+    if (!pg.alive) return;
+    if (busy) {
+      // A refresh is under way with what it read before; run once more right after it.
+      again = true;
+      return;
+    }
     busy = true;
     if (timer) pg.cancel(timer);
     let transitional = false;
     try {
       const list = await listAllStreams();
-      const details = await Promise.all(
-        list.map(async (s) => {
-          try {
-            const d = (await kinesis('DescribeStreamSummary', { StreamName: s.StreamName })).StreamDescriptionSummary;
-            return { ...s, ...d };
-          } catch (e) {
-            return { ...s, error: e };
-          }
-        }),
-      );
+      // ListStreams gives name, status and mode; the rest needs DescribeStreamSummary (20 calls
+      // a second per account on AWS's limits). Describe only what is new, changing or stale, a
+      // few at a time, and keep the last answer for the rest.
+      const now = Date.now();
+      const stale = list.filter((s) => {
+        const c = cache.get(s.StreamName);
+        return !c || c.StreamStatus !== s.StreamStatus || TRANSITIONAL.has(s.StreamStatus) || now - c.at > 30000;
+      });
+      for (let i = 0; i < stale.length && pg.alive; i += 8) {
+        await Promise.all(
+          stale.slice(i, i + 8).map(async (s) => {
+            try {
+              const d = (await kinesis('DescribeStreamSummary', { StreamName: s.StreamName })).StreamDescriptionSummary;
+              cache.set(s.StreamName, { ...d, at: Date.now() });
+            } catch (e) {
+              cache.set(s.StreamName, { StreamStatus: s.StreamStatus, error: e, at: Date.now() });
+            }
+          }),
+        );
+        if (i + 8 < stale.length) await new Promise((r) => setTimeout(r, 500));
+      }
+      for (const name of [...cache.keys()]) if (!list.some((s) => s.StreamName === name)) cache.delete(name);
+      // The status from ListStreams is the newest; the cached summary fills in the rest.
+      const details = list.map((s) => ({ ...cache.get(s.StreamName), ...s }));
       if (!pg.alive) return;
       listErr.hidden = true;
       count.textContent = `(${details.length})`;
@@ -523,6 +557,7 @@ async function streamsPage(app, pg) {
           ),
         );
       }
+      applyFilter();
     } catch (e) {
       if (!pg.alive) return;
       listErr.textContent = errorText(e);
@@ -530,7 +565,11 @@ async function streamsPage(app, pg) {
     } finally {
       busy = false;
     }
-    if (pg.alive) timer = pg.later(transitional ? 1000 : 5000, refresh);
+    if (!pg.alive) return;
+    if (again) {
+      again = false;
+      timer = pg.later(0, refresh);
+    } else timer = pg.later(transitional ? 1000 : 5000, refresh);
   }
 
   function confirmDelete(stream) {
@@ -579,6 +618,9 @@ function modal({ title, body, confirmText = 'OK', danger = false, onConfirm }) {
     { class: 'modal-back', testid: 'modal' },
     h('div', { class: 'modal', role: 'dialog', 'aria-modal': 'true', 'aria-label': title }, h('header', {}, title), h('div', { class: 'body' }, body, err), h('footer', {}, h('button', { type: 'button', testid: 'modal-cancel', onclick: close }, 'Cancel'), ok)),
   );
+  back.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') close();
+  });
   document.body.append(back);
   if (page) page.cleanups.push(close);
   ok.focus();
@@ -671,7 +713,7 @@ function summaryPanel(s) {
       item('Data retention period', `${s.RetentionPeriodHours} hours`, 'summary-retention'),
       item('Server-side encryption', s.EncryptionType === 'KMS' ? `Enabled (${s.KeyId})` : 'Disabled', 'summary-encryption'),
       item('Maximum record size', s.MaxRecordSizeInKiB ? `${s.MaxRecordSizeInKiB} KiB` : '1024 KiB', 'summary-max-record'),
-      item('Enhanced (shard-level) metrics', enhanced.length ? enhanced.join(', ') : 'Disabled', 'summary-enhanced'),
+      item('Enhanced (shard-level) metrics', enhanced.includes('ALL') || enhanced.length >= 7 ? 'All shard-level metrics' : enhanced.length ? enhanced.join(', ') : 'Disabled', 'summary-enhanced'),
       item('Consumers (enhanced fan-out)', String(s.ConsumerCount ?? 0), 'summary-consumers'),
       item('Created', fmtTime(s.StreamCreationTimestamp), 'summary-created'),
       item('ARN', h('code', {}, s.StreamARN), 'summary-arn'),
@@ -948,7 +990,7 @@ async function configurationTab(content, pg, stream) {
   const name = stream.name;
 
   // Retention
-  const hours = h('input', { type: 'number', min: 24, max: 8760, value: String(s.RetentionPeriodHours), testid: 'retention-hours', style: 'width:120px' });
+  const hours = h('input', { type: 'number', value: String(s.RetentionPeriodHours), testid: 'retention-hours', style: 'width:120px' });
   const retention = actionForm('retention-form', [field('Retention period (hours)', hours, '24 to 8760 hours (365 days)')], 'Save retention', async () => {
     const want = Number(hours.value);
     const cur = stream.summary.RetentionPeriodHours;
@@ -977,7 +1019,7 @@ async function configurationTab(content, pg, stream) {
   );
 
   // Max record size (UpdateMaxRecordSize takes the ARN)
-  const maxSize = h('input', { type: 'number', min: 1024, max: 10240, value: String(s.MaxRecordSizeInKiB || 1024), testid: 'max-record-size', style: 'width:120px' });
+  const maxSize = h('input', { type: 'number', value: String(s.MaxRecordSizeInKiB || 1024), testid: 'max-record-size', style: 'width:120px' });
   const maxRecord = actionForm('max-record-form', [field('Maximum record size (KiB)', maxSize, '1024 to 10240 KiB')], 'Save size', async () => {
     await kinesis('UpdateMaxRecordSize', { StreamARN: stream.summary.StreamARN, MaxRecordSizeInKiB: Number(maxSize.value) });
     await stream.reload();
@@ -1116,6 +1158,11 @@ async function listAllShards(name) {
 const isOpen = (sh) => !sh.SequenceNumberRange?.EndingSequenceNumber;
 const shortId = (id) => `#${Number(id.replace(/\D/g, '')) || 0}`;
 const pct = (start, end) => Number(((BigInt(end) - BigInt(start) + 1n) * 1000000n) / SPACE) / 10000;
+/** A share of the key space for people: 33.33%, 50%, 0.0015%. */
+const pctText = (start, end) => {
+  const p = pct(start, end);
+  return `${p >= 0.01 ? +p.toFixed(2) : p}%`;
+};
 
 function shortKey(k) {
   const s = String(k);
@@ -1132,14 +1179,14 @@ async function shardsTab(content, pg, stream) {
   content.append(
     err,
     panel('Hash key space (open shards)', { testid: 'hash-panel' }, mapSlot),
+    panel('Shard lineage', { testid: 'lineage-panel' }, h('p', { class: 'hint' }, 'Every shard under the shard it came from: a split closes one parent and opens two children; a merge closes two adjacent parents and opens one child (shown under its parent and named in the adjacent parent).'), lineageSlot),
     panel('Open shards', { testid: 'open-shards-panel', flush: true }, tableSlot),
     panel('Resharding', { testid: 'reshard-panel' }, actionsSlot),
-    panel('Shard lineage', { testid: 'lineage-panel' }, h('p', { class: 'hint' }, 'Every shard under the shard it came from: a split closes one parent and opens two children; a merge closes two adjacent parents and opens one child (shown under its parent and named in the adjacent parent).'), lineageSlot),
   );
 
   let shards = [];
   let lastKey = '';
-  async function load() {
+  async function load(refreshThroughput = false) {
     try {
       shards = await listAllShards(name);
     } catch (e) {
@@ -1151,12 +1198,14 @@ async function shardsTab(content, pg, stream) {
     if (!pg.alive) return;
     err.hidden = true;
     const key = JSON.stringify(shards) + stream.summary.StreamStatus;
-    if (key === lastKey) return;
-    lastKey = key;
-    drawMap();
-    drawLineage();
-    await drawTable();
-    drawActions();
+    if (key !== lastKey) {
+      // The forms are drawn again only when the shards or the status changed (not to lose input).
+      lastKey = key;
+      drawMap();
+      drawLineage();
+      drawActions();
+      await drawTable();
+    } else if (refreshThroughput) await drawTable();
   }
 
   function colorOf(id) {
@@ -1179,9 +1228,9 @@ async function shardsTab(content, pg, stream) {
             testid: 'hash-segment',
             dataset: { shardId: sh.ShardId, start: sh.HashKeyRange.StartingHashKey, end: sh.HashKeyRange.EndingHashKey },
             style: `flex:0 0 ${p}%;background:${colorOf(sh.ShardId)}`,
-            title: `${sh.ShardId}\n${sh.HashKeyRange.StartingHashKey} … ${sh.HashKeyRange.EndingHashKey}\n${p}% of the key space`,
+            title: `${sh.ShardId}\n${sh.HashKeyRange.StartingHashKey} … ${sh.HashKeyRange.EndingHashKey}\n${pctText(sh.HashKeyRange.StartingHashKey, sh.HashKeyRange.EndingHashKey)} of the key space`,
           },
-          p >= 6 ? `${shortId(sh.ShardId)} · ${p}%` : shortId(sh.ShardId),
+          p >= 6 ? `${shortId(sh.ShardId)} · ${pctText(sh.HashKeyRange.StartingHashKey, sh.HashKeyRange.EndingHashKey)}` : shortId(sh.ShardId),
         );
       }),
     );
@@ -1210,7 +1259,7 @@ async function shardsTab(content, pg, stream) {
           { class: `node ${open ? 'open' : 'closed'}`, style: `--c:${open ? colorOf(s.ShardId) : '#aab7b8'}`, testid: 'lineage-node', dataset: { shardId: s.ShardId, state: open ? 'OPEN' : 'CLOSED', parent: s.ParentShardId || '', adjacentParent: s.AdjacentParentShardId || '' } },
           h('strong', {}, s.ShardId),
           badge(open ? 'OPEN' : 'CLOSED'),
-          h('span', { class: 'range', title: `${s.HashKeyRange.StartingHashKey} … ${s.HashKeyRange.EndingHashKey}` }, `${pct(s.HashKeyRange.StartingHashKey, s.HashKeyRange.EndingHashKey)}% · ${shortKey(s.HashKeyRange.StartingHashKey)} … ${shortKey(s.HashKeyRange.EndingHashKey)}`),
+          h('span', { class: 'range', title: `${s.HashKeyRange.StartingHashKey} … ${s.HashKeyRange.EndingHashKey}` }, `${pctText(s.HashKeyRange.StartingHashKey, s.HashKeyRange.EndingHashKey)} · ${shortKey(s.HashKeyRange.StartingHashKey)} … ${shortKey(s.HashKeyRange.EndingHashKey)}`),
           s.AdjacentParentShardId ? h('span', { class: 'muted' }, `merged from ${s.ParentShardId} + ${s.AdjacentParentShardId}`) : null,
         ),
         kids.length ? h('ul', {}, kids.map((k) => node(k, depth + 1))) : null,
@@ -1252,11 +1301,11 @@ async function shardsTab(content, pg, stream) {
           h(
             'tr',
             { testid: 'shard-row', dataset: { shardId: sh.ShardId } },
-            h('td', {}, h('strong', {}, sh.ShardId)),
+            h('td', { style: 'white-space:nowrap' }, h('strong', {}, sh.ShardId)),
             h('td', { class: 'mono' }, sh.HashKeyRange.StartingHashKey),
             h('td', { class: 'mono' }, sh.HashKeyRange.EndingHashKey),
-            h('td', { class: 'num' }, `${pct(sh.HashKeyRange.StartingHashKey, sh.HashKeyRange.EndingHashKey)}%`),
-            h('td', {}, [sh.ParentShardId, sh.AdjacentParentShardId].filter(Boolean).join(' + ') || '—'),
+            h('td', { class: 'num' }, pctText(sh.HashKeyRange.StartingHashKey, sh.HashKeyRange.EndingHashKey)),
+            h('td', { style: 'white-space:nowrap' }, [sh.ParentShardId, sh.AdjacentParentShardId].filter(Boolean).join(' + ') || '—'),
             h('td', { class: 'num', testid: 'shard-records-in' }, throughput ? fmtNumber(sumOf(`s${i}m0`)) : '—'),
             h('td', { class: 'num' }, throughput ? fmtBytes(sumOf(`s${i}m1`)) : '—'),
             h('td', { class: 'num' }, throughput ? fmtNumber(sumOf(`s${i}m2`)) : '—'),
@@ -1276,6 +1325,8 @@ async function shardsTab(content, pg, stream) {
     const open = shards.filter(isOpen).sort((a, b) => (BigInt(a.HashKeyRange.StartingHashKey) < BigInt(b.HashKeyRange.StartingHashKey) ? -1 : 1));
     const busy = stream.summary.StreamStatus !== 'ACTIVE';
     const after = async (text) => {
+      // The forms are drawn again as the shards change, so the outcome goes to the notices.
+      notify('success', text);
       await stream.reload();
       stream.pollSoon();
       watchUntilActive();
@@ -1323,9 +1374,11 @@ async function shardsTab(content, pg, stream) {
       return after(`Scaling to ${target.value} shards.`);
     });
     for (const f of [split, merge, update]) for (const b of f.querySelectorAll('button[type=submit]')) b.disabled = busy;
+    const onDemand = stream.summary.StreamModeDetails?.StreamMode === 'ON_DEMAND';
     clear(
       actionsSlot,
       busy ? h('p', { class: 'hint', testid: 'reshard-busy' }, `The stream is ${stream.summary.StreamStatus}; resharding waits until it is ACTIVE again.`) : null,
+      onDemand ? h('p', { class: 'hint', testid: 'reshard-on-demand' }, 'This stream is on-demand: it adds and merges shards by itself, and AWS refuses SplitShard, MergeShards and UpdateShardCount for it. Switch it to provisioned under Configuration to reshard by hand.') : null,
       h('h3', {}, 'Split a shard'),
       split,
       h('h3', { style: 'margin-top:18px' }, 'Merge two adjacent shards'),
@@ -1364,8 +1417,7 @@ async function shardsTab(content, pg, stream) {
   await load();
   if (stream.summary.StreamStatus !== 'ACTIVE') watchUntilActive();
   const slow = () => pg.later(15000, async () => {
-    lastKey = '';
-    await load();
+    await load(true);
     slow();
   });
   slow();
@@ -1445,6 +1497,7 @@ async function dataTab(content, pg, stream) {
   const status = h('span', { class: 'hint', testid: 'data-status', role: 'status' });
   const getBtn = h('button', { type: 'submit', class: 'primary', testid: 'data-get' }, 'Get records');
   const followBtn = h('button', { type: 'button', testid: 'data-follow', 'aria-pressed': 'false' }, 'Follow');
+  const moreBtn = h('button', { type: 'button', testid: 'data-more', hidden: true, title: 'GetRecords once more with the last NextShardIterator' }, 'Get more');
   let format = localStorage.getItem('shardline.console.format') || 'text';
   const fmtButtons = ['text', 'json', 'hex'].map((f) =>
     h(
@@ -1469,7 +1522,7 @@ async function dataTab(content, pg, stream) {
   const form = h(
     'form',
     { testid: 'data-form', onsubmit: (ev) => { ev.preventDefault(); start(false); } },
-    h('div', { class: 'form-row' }, field('Shard', shardSel), field('Starting position', position), seqField, tsField, field('Records per call', limit), getBtn, followBtn),
+    h('div', { class: 'form-row' }, field('Shard', shardSel), field('Starting position', position), seqField, tsField, field('Records per call', limit), getBtn, moreBtn, followBtn),
     err,
   );
 
@@ -1490,7 +1543,7 @@ async function dataTab(content, pg, stream) {
     h(
       'section',
       { class: 'panel', testid: 'records-panel' },
-      h('header', {}, h('h2', {}, 'Records ', count), h('div', { class: 'actions' }, h('button', { type: 'button', class: 'small', testid: 'records-clear', onclick: () => { records = []; redraw(); } }, 'Clear'))),
+      h('header', {}, h('h2', {}, 'Records ', count), h('div', { class: 'actions' }, h('button', { type: 'button', class: 'small', testid: 'records-clear', onclick: () => { records = []; dropped = 0; redraw(); } }, 'Clear'))),
       h(
         'div',
         { class: 'body flush' },
@@ -1506,24 +1559,49 @@ async function dataTab(content, pg, stream) {
   let followTimer = null;
   let generation = 0;
 
+  // The page keeps the newest MAX_SHOWN records (follow mode can run for hours).
+  const MAX_SHOWN = 2000;
+  let dropped = 0;
+  function trim() {
+    if (records.length > MAX_SHOWN) {
+      dropped += records.length - MAX_SHOWN;
+      records.splice(0, records.length - MAX_SHOWN);
+    }
+  }
+
+  function rowFor(r, i) {
+    const bytes = b64ToBytes(r.Data);
+    return h(
+      'tr',
+      { testid: 'record-row', dataset: { seq: r.SequenceNumber, key: r.PartitionKey } },
+      h('td', { class: 'num' }, String(dropped + i + 1)),
+      h('td', { testid: 'record-key' }, r.PartitionKey),
+      h('td', { class: 'seq', testid: 'record-seq' }, r.SequenceNumber),
+      h('td', { testid: 'record-time' }, fmtTime(r.ApproximateArrivalTimestamp), r.EncryptionType === 'KMS' ? h('div', { class: 'hint' }, 'encrypted at rest (KMS)') : null),
+      h('td', { class: 'data' }, h('pre', { testid: 'record-data', dataset: { format } }, renderData(bytes, format)), h('div', { class: 'hint' }, `${bytes.length} bytes`)),
+    );
+  }
+
   function redraw() {
-    count.textContent = `(${records.length})`;
+    trim();
+    count.textContent = dropped ? `(${records.length}; ${dropped} older not shown)` : `(${records.length})`;
     clear(tbody);
     if (!records.length) tbody.append(h('tr', {}, h('td', { class: 'empty', colspan: 5 }, 'No records shown. Choose a shard and a position, then Get records or Follow.')));
-    records.forEach((r, i) => {
-      const bytes = b64ToBytes(r.Data);
-      tbody.append(
-        h(
-          'tr',
-          { testid: 'record-row', dataset: { seq: r.SequenceNumber, key: r.PartitionKey } },
-          h('td', { class: 'num' }, String(i + 1)),
-          h('td', { testid: 'record-key' }, r.PartitionKey),
-          h('td', { class: 'seq', testid: 'record-seq' }, r.SequenceNumber),
-          h('td', { testid: 'record-time' }, fmtTime(r.ApproximateArrivalTimestamp), r.EncryptionType === 'KMS' ? h('div', { class: 'hint' }, 'encrypted at rest (KMS)') : null),
-          h('td', { class: 'data' }, h('pre', { testid: 'record-data', dataset: { format } }, renderData(bytes, format)), h('div', { class: 'hint' }, `${bytes.length} bytes`)),
-        ),
-      );
-    });
+    const frag = document.createDocumentFragment();
+    records.forEach((r, i) => frag.append(rowFor(r, i)));
+    tbody.append(frag);
+  }
+
+  /** Adds records at the end without drawing the others again. */
+  function appendRecords(got) {
+    const before = records.length;
+    records.push(...got);
+    if (before === 0 || records.length > MAX_SHOWN) {
+      redraw();
+      return;
+    }
+    got.forEach((r, j) => tbody.append(rowFor(r, before + j)));
+    count.textContent = dropped ? `(${records.length}; ${dropped} older not shown)` : `(${records.length})`;
   }
   redraw();
 
@@ -1541,6 +1619,7 @@ async function dataTab(content, pg, stream) {
     if (following) {
       setFollowing(false);
       status.textContent = `Stopped following. ${records.length} records shown.`;
+      moreBtn.hidden = !iterator;
     } else start(true);
   });
 
@@ -1570,11 +1649,35 @@ async function dataTab(content, pg, stream) {
     return null;
   }
 
+  moreBtn.addEventListener('click', async () => {
+    if (!iterator || following) return;
+    const gen = generation;
+    moreBtn.disabled = true;
+    err.hidden = true;
+    try {
+      const out = await getOnce();
+      if (gen !== generation || !pg.alive) return;
+      const got = out.Records || [];
+      records.push(...got);
+      iterator = out.NextShardIterator || null;
+      redraw();
+      status.textContent = `${got.length} more; ${records.length} record${records.length === 1 ? '' : 's'} from ${shardSel.value}.${iterator ? '' : ' The shard is closed and fully read.'}`;
+      moreBtn.hidden = !iterator;
+    } catch (e) {
+      err.textContent = errorText(e);
+      err.hidden = false;
+    } finally {
+      moreBtn.disabled = false;
+    }
+  });
+
   async function start(follow) {
     const gen = ++generation;
+    moreBtn.hidden = true;
     setFollowing(false);
     err.hidden = true;
     records = [];
+    dropped = 0;
     redraw();
     getBtn.disabled = true;
     status.textContent = 'Reading…';
@@ -1592,6 +1695,7 @@ async function dataTab(content, pg, stream) {
       }
       redraw();
       status.textContent = `${records.length} record${records.length === 1 ? '' : 's'} from ${shardSel.value} (${position.value}).${iterator ? '' : ' The shard is closed and fully read.'}`;
+      moreBtn.hidden = !iterator || follow;
       if (follow && iterator) {
         setFollowing(true);
         status.append(h('span', { class: 'following', testid: 'following' }, ' Following: new records appear as they arrive (GetRecords every second).'));
@@ -1615,8 +1719,10 @@ async function dataTab(content, pg, stream) {
       if (!following || gen !== generation || !pg.alive) return;
       const got = out.Records || [];
       if (got.length) {
-        records.push(...got);
-        redraw();
+        appendRecords(got);
+        if (status.firstChild && status.firstChild.nodeType === Node.TEXT_NODE) {
+          status.firstChild.textContent = `${records.length} record${records.length === 1 ? '' : 's'} from ${shardSel.value} (${position.value}).`;
+        }
       }
       iterator = out.NextShardIterator || null;
       if (!iterator) {
@@ -1627,7 +1733,11 @@ async function dataTab(content, pg, stream) {
     } catch (e) {
       if (e.type === 'ExpiredIteratorException') {
         try {
-          iterator = await getIterator();
+          // Go on after the last record shown (or from the chosen position if none came yet).
+          const last = records[records.length - 1];
+          iterator = last
+            ? (await kinesis('GetShardIterator', { StreamName: name, ShardId: shardSel.value, ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: last.SequenceNumber })).ShardIterator
+            : await getIterator();
         } catch (e2) {
           err.textContent = errorText(e2);
           err.hidden = false;
@@ -1751,7 +1861,7 @@ function leasesPanel(pg, stream) {
   const table = h('input', { type: 'text', testid: 'leases-table', style: 'width:220px', placeholder: 'my-application', value: localStorage.getItem(`shardline.console.leases.table.${stream.name}`) || localStorage.getItem('shardline.console.leases.table') || '' });
   const region = h('input', { type: 'text', testid: 'leases-region', style: 'width:140px', value: localStorage.getItem('shardline.console.leases.region') || (credentials()?.region ?? CONFIG.region) });
   const tbody = h('tbody', { testid: 'leases-tbody' });
-  const out = h('div', {}, h('table', { class: 'grid', testid: 'leases-grid' }, h('thead', {}, h('tr', {}, ['leaseKey', 'leaseOwner', 'checkpoint', 'leaseCounter', 'parentShardId', 'ownerSwitchesSinceCheckpoint'].map((c) => h('th', { scope: 'col' }, c)))), tbody));
+  const out = h('div', {}, h('table', { class: 'grid', testid: 'leases-grid' }, h('thead', {}, h('tr', {}, ['leaseKey', 'leaseOwner', 'checkpoint', 'leaseCounter', 'parentShardId', 'ownerSwitchesSinceCheckpoint'].map((c) => h('th', { scope: 'col', class: ['leaseCounter', 'ownerSwitchesSinceCheckpoint'].includes(c) ? 'num' : null }, c)))), tbody));
   const form = actionForm(
     'leases-form',
     [field('DynamoDB endpoint URL', endpoint), field('Lease table', table, 'The application name of a KCL or shardline consume worker'), field('Region', region)],
@@ -1891,7 +2001,32 @@ async function faultsPage(app, pg) {
     h(
       'section',
       { class: 'panel', testid: 'faults-panel' },
-      h('header', {}, h('h2', {}, 'Rules ', count), h('div', { class: 'actions' }, h('button', { type: 'button', testid: 'faults-refresh', onclick: () => load(true) }, '↻ Refresh'))),
+      h('header', {}, h('h2', {}, 'Rules ', count), h(
+          'div',
+          { class: 'actions' },
+          h('button', { type: 'button', testid: 'faults-refresh', onclick: () => load(true) }, '↻ Refresh'),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'danger',
+              testid: 'faults-clear',
+              onclick: () =>
+                modal({
+                  title: 'Remove every rule?',
+                  body: h('p', {}, 'Requests are answered normally again.'),
+                  confirmText: 'Remove all',
+                  danger: true,
+                  onConfirm: async () => {
+                    await admin('DELETE', '/_shardline/faults');
+                    await load(true);
+                  },
+                }),
+            },
+            'Remove all',
+          ),
+        ),
+      ),
       h(
         'div',
         { class: 'body flush' },
@@ -1970,6 +2105,110 @@ async function faultsPage(app, pg) {
     if (pg.alive) timer = pg.later(3000, () => load());
   }
   await load(true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics: every namespace the history holds (AWS/Kinesis, and what the KPL, the KCL, the Agent or
+// an application published with PutMetricData), any metric graphed with the statistic asked
+
+const STATS = ['Sum', 'Average', 'Minimum', 'Maximum', 'SampleCount'];
+
+/** ListMetrics over its pages (at most 20 of 500). */
+async function listAllMetrics() {
+  const all = [];
+  let token;
+  for (let i = 0; i < 20; i++) {
+    const out = await cloudwatch('ListMetrics', token ? { NextToken: token } : {});
+    all.push(...(out.Metrics || []));
+    if (!out.NextToken) break;
+    token = out.NextToken;
+  }
+  return all;
+}
+
+const dimsText = (dims) => (dims && dims.length ? dims.map((d) => `${d.Name}=${d.Value}`).join(', ') : '(no dimensions)');
+
+async function metricsPage(app, pg, route) {
+  document.title = 'Metrics · shardline console';
+  app.append(h('div', { class: 'crumbs' }, 'shardline › Metrics'), h('h1', {}, 'Metrics'));
+  const metrics = await listAllMetrics();
+  const namespaces = [...new Set(metrics.map((m) => m.Namespace))].sort();
+  if (!namespaces.length) {
+    app.append(panel('Metrics', { testid: 'metrics-empty' }, h('p', {}, 'No metrics yet: they appear as streams are used, or when a client publishes them with PutMetricData.')));
+    return;
+  }
+  const ns = namespaces.includes(route.namespace) ? route.namespace : namespaces.find((n) => !n.startsWith('AWS/')) || namespaces[0];
+  const nsSelect = h('select', { testid: 'metrics-namespace', name: 'namespace' }, namespaces.map((n) => h('option', { value: n, selected: n === ns }, n)));
+  nsSelect.addEventListener('change', () => {
+    location.hash = `#/metrics/${encodeURIComponent(nsSelect.value)}`;
+  });
+  const statSelect = h('select', { testid: 'metrics-stat', name: 'stat' }, STATS.map((st) => h('option', { value: st }, st)));
+  const winSelect = h('select', { testid: 'metrics-window', name: 'window' }, WINDOWS.map((w) => h('option', { value: w.id, selected: w.id === '1h' }, w.label)));
+  const filter = h('input', { type: 'search', testid: 'metrics-filter', placeholder: 'Filter by name or dimension', 'aria-label': 'Filter metrics' });
+  const inNs = metrics.filter((m) => m.Namespace === ns).sort((a, b) => a.MetricName.localeCompare(b.MetricName) || dimsText(a.Dimensions).localeCompare(dimsText(b.Dimensions)));
+  const tbody = h('tbody', { testid: 'metrics-tbody' });
+  const graph = h('div', { class: 'charts single', testid: 'metric-graph' });
+  let chosen = null;
+  function rows() {
+    const f = filter.value.trim().toLowerCase();
+    clear(tbody);
+    for (const m of inNs) {
+      const text = `${m.MetricName} ${dimsText(m.Dimensions)}`;
+      if (f && !text.toLowerCase().includes(f)) continue;
+      const row = h(
+        'tr',
+        { class: chosen === m ? 'selected' : '', testid: 'metric-row', dataset: { metric: m.MetricName, dims: dimsText(m.Dimensions) } },
+        h('td', {}, h('button', { type: 'button', class: 'link', onclick: () => choose(m) }, m.MetricName)),
+        h('td', {}, dimsText(m.Dimensions)),
+      );
+      tbody.append(row);
+    }
+  }
+  let timer = null;
+  async function draw() {
+    if (timer) pg.cancel(timer);
+    if (!chosen) return;
+    const win = WINDOWS.find((w) => w.id === winSelect.value) || WINDOWS[1];
+    const end = Math.ceil(Date.now() / 1000 / win.period) * win.period + win.period;
+    const start = end - win.seconds - win.period;
+    const stat = statSelect.value;
+    let r = null;
+    let error = null;
+    try {
+      const out = await getAllMetricData(
+        [{ Id: 'm0', MetricStat: { Metric: { Namespace: ns, MetricName: chosen.MetricName, Dimensions: chosen.Dimensions || [] }, Period: win.period, Stat: stat }, ReturnData: true }],
+        start,
+        end,
+      );
+      r = out.get('m0');
+    } catch (e) {
+      error = e;
+    }
+    if (!pg.alive) return;
+    const series = [{ label: `${chosen.MetricName} (${stat})`, metric: chosen.MetricName, stat, timestamps: r?.Timestamps || [], values: r?.Values || [], status: r?.StatusCode, fillZero: stat === 'Sum' || stat === 'SampleCount' }];
+    clear(graph, chart({ id: 'metric', title: `${chosen.MetricName}`, unit: `${dimsText(chosen.Dimensions)} · ${stat}`, kind: 'line', series, start, end, period: win.period, error }));
+    if (error) graph.append(h('div', { class: 'inline-error', role: 'alert' }, errorText(error)));
+    timer = pg.later(win.period < 60 ? 5000 : 20000, draw);
+  }
+  function choose(m) {
+    chosen = m;
+    rows();
+    draw();
+  }
+  filter.addEventListener('input', rows);
+  statSelect.addEventListener('change', draw);
+  winSelect.addEventListener('change', draw);
+  rows();
+  app.append(
+    panel(
+      'Graph',
+      { testid: 'metrics-graph-panel', actions: [field('Statistic', statSelect), field('Time range', winSelect)] },
+      graph,
+      h('p', { class: 'hint' }, 'Pick a metric below. Metrics come from GetMetricData, the CloudWatch API the server answers.'),
+    ),
+    panel(`${ns}`, { testid: 'metrics-list', counter: inNs.length, actions: [field('Namespace', nsSelect), filter] }, h('table', { class: 'grid', testid: 'metrics-table' }, h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Metric'), h('th', { scope: 'col' }, 'Dimensions'))), tbody)),
+  );
+  if (inNs.length) choose(inNs[0]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,287 @@
+// Helpers for the web console's browser tests: the real shardline binary (one server per test),
+// the system Chromium driven by playwright-core (never a downloaded browser), direct API calls
+// from Node (to set up data behind the page's back), bounded waits and screenshots.
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const SCREENSHOTS = join(HERE, 'screenshots');
+
+const START_TIMEOUT_MS = 15_000;
+const STOP_TIMEOUT_MS = 5_000;
+const OUTPUT_KEEP_CHARS = 8_000;
+const LISTENING = /^shardline listening on (http:\/\/127\.0\.0\.1:(\d+))\b/;
+
+/** The binary: $SHARDLINE_BIN (relative to the current directory), else ../../target/debug/shardline from here. */
+export function shardlineBin() {
+  const fromEnv = process.env.SHARDLINE_BIN;
+  return fromEnv ? resolve(process.cwd(), fromEnv) : resolve(HERE, '../../target/debug/shardline');
+}
+
+/** The browser: $CHROMIUM, else /usr/bin/chromium (installed by scripts/test). */
+export function chromiumPath() {
+  return process.env.CHROMIUM || '/usr/bin/chromium';
+}
+
+const running = new Set();
+const workdirs = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+  for (const dir of workdirs) rmSync(dir, { recursive: true, force: true });
+});
+for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
+  process.once(signal, () => process.exit(128 + number));
+}
+
+export const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
+
+function withTimeout(promise, ms, message) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message())), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+function exited(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => child.once('exit', () => done()));
+}
+
+function healthOnce(endpoint) {
+  return new Promise((done) => {
+    const req = http.get(`${endpoint}/_shardline/health`, { timeout: 2_000 }, (res) => {
+      res.resume();
+      res.on('end', () => done(res.statusCode === 200 ? null : `status ${res.statusCode}`));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => done(String(e)));
+  });
+}
+
+/**
+ * One running `shardline serve --in-memory --port 0`. The console is served from the files
+ * compiled into the binary; set CONSOLE_DIR to serve them from a directory instead (while working
+ * on them, to skip the rebuild).
+ */
+export class Server {
+  constructor(extraArgs = []) {
+    this.bin = shardlineBin();
+    this.workdir = mkdtempSync(join(tmpdir(), 'shardline-console-'));
+    workdirs.add(this.workdir);
+    this.stdout = '';
+    this.stderr = '';
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHARDLINE_') && !k.startsWith('AWS_')));
+    if (process.env.CONSOLE_DIR) env.SHARDLINE_CONSOLE_DIR = resolve(process.cwd(), process.env.CONSOLE_DIR);
+    this.child = spawn(this.bin, ['serve', '--port', '0', '--in-memory', ...extraArgs], { cwd: this.workdir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(this.child);
+    this.child.once('exit', () => running.delete(this.child));
+    const keep = (s) => (s.length > OUTPUT_KEEP_CHARS * 2 ? s.slice(-OUTPUT_KEEP_CHARS) : s);
+    this.child.stdout.setEncoding('utf8').on('data', (d) => (this.stdout = keep(this.stdout + d)));
+    this.child.stderr.setEncoding('utf8').on('data', (d) => (this.stderr = keep(this.stderr + d)));
+  }
+
+  output() {
+    return `--- stdout ---\n${this.stdout.slice(-4000)}\n--- stderr ---\n${this.stderr.slice(-4000)}`;
+  }
+
+  async start() {
+    const firstLine = new Promise((done, fail) => {
+      const check = () => {
+        const nl = this.stdout.indexOf('\n');
+        if (nl >= 0) done(this.stdout.slice(0, nl));
+      };
+      this.child.stdout.on('data', check);
+      this.child.once('error', (e) => fail(new Error(`cannot run ${this.bin}: ${e.message} (build it, or set SHARDLINE_BIN)`)));
+      this.child.once('exit', (code, signal) => fail(new Error(`shardline exited (${code ?? signal}) before listening\n${this.output()}`)));
+      check();
+    });
+    const line = await withTimeout(firstLine, START_TIMEOUT_MS, () => `shardline printed no endpoint within ${START_TIMEOUT_MS} ms\n${this.output()}`);
+    const m = LISTENING.exec(line);
+    if (!m) throw new Error(`unexpected first stdout line ${JSON.stringify(line)}\n${this.output()}`);
+    this.endpoint = m[1];
+    this.port = Number(m[2]);
+    const deadline = Date.now() + START_TIMEOUT_MS;
+    let last;
+    while (Date.now() < deadline) {
+      last = await healthOnce(this.endpoint);
+      if (last === null) return this;
+      if (this.child.exitCode !== null) break;
+      await sleep(20);
+    }
+    throw new Error(`/_shardline/health not ok within ${START_TIMEOUT_MS} ms (${last})\n${this.output()}`);
+  }
+
+  async stop() {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      this.child.kill('SIGTERM');
+      try {
+        await withTimeout(exited(this.child), STOP_TIMEOUT_MS, () => 'no exit after SIGTERM');
+      } catch {
+        this.child.kill('SIGKILL');
+        await withTimeout(exited(this.child), STOP_TIMEOUT_MS, () => `shardline (pid ${this.child.pid}) survived SIGKILL`);
+      }
+    }
+    rmSync(this.workdir, { recursive: true, force: true });
+    workdirs.delete(this.workdir);
+  }
+
+  /** A fresh directory of this server (removed when it stops), e.g. for a credentials file. */
+  static tempDir() {
+    const dir = mkdtempSync(join(tmpdir(), 'shardline-console-files-'));
+    workdirs.add(dir);
+    return dir;
+  }
+}
+
+/** Starts a server for test `t` (stopped when `t` ends). */
+export async function startShardline(t, extraArgs = []) {
+  const server = new Server(extraArgs);
+  t.after(() => server.stop());
+  try {
+    await server.start();
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+  return server;
+}
+
+let browser = null;
+
+/** The shared Chromium of this test file (closed by closeBrowser in an `after` hook). */
+export async function launchBrowser() {
+  if (!browser) browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'], timeout: 30_000 });
+  return browser;
+}
+
+export async function closeBrowser() {
+  if (browser) await browser.close();
+  browser = null;
+}
+
+/**
+ * A new page (own context: own sessionStorage and localStorage) at 1280×800, closed when `t`
+ * ends. Page errors and failed console requests are collected in page.problems.
+ */
+export async function openPage(t) {
+  const b = await launchBrowser();
+  const context = await b.newContext({ viewport: { width: 1280, height: 800 } });
+  t.after(() => context.close());
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.problems = [];
+  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
+  return page;
+}
+
+/** Saves a full-page screenshot as screenshots/<name>.png. */
+export async function shot(page, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Polls `fn` until it returns a truthy value (returned) or `timeoutMs` passes (throws with `what`). */
+export async function until(what, fn, { timeoutMs = 10_000, intervalMs = 100 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  let lastError;
+  while (Date.now() < deadline) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (e) {
+      lastError = e;
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${lastError.message})` : ''}${last !== undefined ? ` (last value: ${JSON.stringify(last)})` : ''}`);
+}
+
+/** A Kinesis call from Node (JSON 1.1, unsigned); throws on an error answer. */
+export async function kinesis(endpoint, operation, body = {}) {
+  const r = await fetch(`${endpoint}/`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': `Kinesis_20131202.${operation}` },
+    body: JSON.stringify(body),
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${operation}: HTTP ${r.status} ${text}`);
+  return text ? JSON.parse(text) : {};
+}
+
+/** Creates a stream and waits (bounded) until it is ACTIVE. */
+export async function createStream(endpoint, name, shards) {
+  await kinesis(endpoint, 'CreateStream', { StreamName: name, ShardCount: shards });
+  await until(`${name} ACTIVE`, async () => (await kinesis(endpoint, 'DescribeStreamSummary', { StreamName: name })).StreamDescriptionSummary.StreamStatus === 'ACTIVE');
+}
+
+export const b64 = (data) => Buffer.from(data).toString('base64');
+
+/** moto's server (the project's .venv, or $MOTO_SERVER), for the leases panel's DynamoDB. */
+export function motoServerPath() {
+  return process.env.MOTO_SERVER || resolve(HERE, '../../.venv/bin/moto_server');
+}
+
+function freePort() {
+  return new Promise((done, fail) => {
+    const s = net.createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => done(port));
+    });
+  });
+}
+
+/** Starts `moto_server -H 127.0.0.1 -p PORT` for test `t` (stopped when it ends). */
+export async function startMoto(t, bin) {
+  const port = await freePort();
+  const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let output = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => (output = (output + d).slice(-4000)));
+  child.stderr.setEncoding('utf8').on('data', (d) => (output = (output + d).slice(-4000)));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      try {
+        await withTimeout(exited(child), STOP_TIMEOUT_MS, () => 'moto: no exit after SIGTERM');
+      } catch {
+        child.kill('SIGKILL');
+      }
+    }
+    running.delete(child);
+  });
+  const endpoint = `http://127.0.0.1:${port}`;
+  await until(`moto listening on ${endpoint}`, async () => {
+    if (child.exitCode !== null) throw new Error(`moto_server exited: ${output}`);
+    try {
+      await fetch(`${endpoint}/moto-api/`);
+      return true;
+    } catch {
+      return false;
+    }
+  }, { timeoutMs: 20_000, intervalMs: 200 });
+  return { endpoint, child };
+}
+
+/** A DynamoDB call to `dynamo` (signed with a placeholder key: moto routes by the signature's service). */
+export async function dynamoCall(dynamo, operation, body) {
+  const text = JSON.stringify(body);
+  const headers = { 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': `DynamoDB_20120810.${operation}` };
+  const { signRequest } = await import('../../crates/console/assets/sigv4.js');
+  const signed = await signRequest({ method: 'POST', url: `${dynamo.endpoint}/`, headers, body: text }, { accessKeyId: 'test', secretAccessKey: 'test', region: 'us-east-1', service: 'dynamodb' });
+  const r = await fetch(`${dynamo.endpoint}/`, { method: 'POST', headers: signed.headers, body: text });
+  const out = await r.text();
+  if (!r.ok) throw new Error(`DynamoDB ${operation}: HTTP ${r.status} ${out}`);
+  return JSON.parse(out);
+}
