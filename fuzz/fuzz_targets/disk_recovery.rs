@@ -60,9 +60,22 @@ fn copy_dir(from: &Path, to: &Path) {
         if entry.path().is_dir() {
             copy_dir(&entry.path(), &target);
         } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
+            copy_file(&entry.path(), &target);
         }
     }
+}
+
+/// `std::fs::copy`, again when a signal interrupts it (libFuzzer's timers do; the harness, not
+/// the storage, once stopped on that).
+fn copy_file(from: &Path, to: &Path) {
+    for _ in 0..100 {
+        match std::fs::copy(from, to) {
+            Ok(_) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => panic!("copy {}: {e}", from.display()),
+        }
+    }
+    panic!("copy {}: interrupted 100 times", from.display());
 }
 
 fuzz_target!(|input: &[u8]| {
