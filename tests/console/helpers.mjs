@@ -3,22 +3,20 @@
 // from Node (to set up data behind the page's back), bounded waits and screenshots.
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import http from 'node:http';
+import { mkdirSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
+import { Server as SharedServer, sleep, stopChild, tempDir, track } from '../lib/shardline-server.mjs';
+
+export { sleep };
+
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const SCREENSHOTS = join(HERE, 'screenshots');
 
-const START_TIMEOUT_MS = 15_000;
-const STOP_TIMEOUT_MS = 5_000;
-const OUTPUT_KEEP_CHARS = 8_000;
-const LISTENING = /^shardline listening on (http:\/\/127\.0\.0\.1:(\d+))\b/;
 
 /** The binary: $SHARDLINE_BIN (relative to the current directory), else ../../target/debug/shardline from here. */
 export function shardlineBin() {
@@ -31,114 +29,21 @@ export function chromiumPath() {
   return process.env.CHROMIUM || '/usr/bin/chromium';
 }
 
-const running = new Set();
-const workdirs = new Set();
-process.on('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-  for (const dir of workdirs) rmSync(dir, { recursive: true, force: true });
-});
-for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
-  process.once(signal, () => process.exit(128 + number));
-}
-
-export const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
-
-function withTimeout(promise, ms, message) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message())), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function exited(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => child.once('exit', () => done()));
-}
-
-function healthOnce(endpoint) {
-  return new Promise((done) => {
-    const req = http.get(`${endpoint}/_shardline/health`, { timeout: 2_000 }, (res) => {
-      res.resume();
-      res.on('end', () => done(res.statusCode === 200 ? null : `status ${res.statusCode}`));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => done(String(e)));
-  });
-}
-
 /**
  * One running `shardline serve --in-memory --port 0`. The console is served from the files
  * compiled into the binary; set CONSOLE_DIR to serve them from a directory instead (while working
  * on them, to skip the rebuild).
  */
-export class Server {
+export class Server extends SharedServer {
   constructor(extraArgs = []) {
-    this.bin = shardlineBin();
-    this.workdir = mkdtempSync(join(tmpdir(), 'shardline-console-'));
-    workdirs.add(this.workdir);
-    this.stdout = '';
-    this.stderr = '';
     const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHARDLINE_') && !k.startsWith('AWS_')));
     if (process.env.CONSOLE_DIR) env.SHARDLINE_CONSOLE_DIR = resolve(process.cwd(), process.env.CONSOLE_DIR);
-    this.child = spawn(this.bin, ['serve', '--port', '0', '--in-memory', ...extraArgs], { cwd: this.workdir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    running.add(this.child);
-    this.child.once('exit', () => running.delete(this.child));
-    const keep = (s) => (s.length > OUTPUT_KEEP_CHARS * 2 ? s.slice(-OUTPUT_KEEP_CHARS) : s);
-    this.child.stdout.setEncoding('utf8').on('data', (d) => (this.stdout = keep(this.stdout + d)));
-    this.child.stderr.setEncoding('utf8').on('data', (d) => (this.stderr = keep(this.stderr + d)));
+    super(shardlineBin(), ['--in-memory', ...extraArgs], { env, prefix: 'shardline-console-' });
   }
 
-  output() {
-    return `--- stdout ---\n${this.stdout.slice(-4000)}\n--- stderr ---\n${this.stderr.slice(-4000)}`;
-  }
-
-  async start() {
-    const firstLine = new Promise((done, fail) => {
-      const check = () => {
-        const nl = this.stdout.indexOf('\n');
-        if (nl >= 0) done(this.stdout.slice(0, nl));
-      };
-      this.child.stdout.on('data', check);
-      this.child.once('error', (e) => fail(new Error(`cannot run ${this.bin}: ${e.message} (build it, or set SHARDLINE_BIN)`)));
-      this.child.once('exit', (code, signal) => fail(new Error(`shardline exited (${code ?? signal}) before listening\n${this.output()}`)));
-      check();
-    });
-    const line = await withTimeout(firstLine, START_TIMEOUT_MS, () => `shardline printed no endpoint within ${START_TIMEOUT_MS} ms\n${this.output()}`);
-    const m = LISTENING.exec(line);
-    if (!m) throw new Error(`unexpected first stdout line ${JSON.stringify(line)}\n${this.output()}`);
-    this.endpoint = m[1];
-    this.port = Number(m[2]);
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    let last;
-    while (Date.now() < deadline) {
-      last = await healthOnce(this.endpoint);
-      if (last === null) return this;
-      if (this.child.exitCode !== null) break;
-      await sleep(20);
-    }
-    throw new Error(`/_shardline/health not ok within ${START_TIMEOUT_MS} ms (${last})\n${this.output()}`);
-  }
-
-  async stop() {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGTERM');
-      try {
-        await withTimeout(exited(this.child), STOP_TIMEOUT_MS, () => 'no exit after SIGTERM');
-      } catch {
-        this.child.kill('SIGKILL');
-        await withTimeout(exited(this.child), STOP_TIMEOUT_MS, () => `shardline (pid ${this.child.pid}) survived SIGKILL`);
-      }
-    }
-    rmSync(this.workdir, { recursive: true, force: true });
-    workdirs.delete(this.workdir);
-  }
-
-  /** A fresh directory of this server (removed when it stops), e.g. for a credentials file. */
+  /** A fresh directory (removed when the tests end), e.g. for a credentials file. */
   static tempDir() {
-    const dir = mkdtempSync(join(tmpdir(), 'shardline-console-files-'));
-    workdirs.add(dir);
-    return dir;
+    return tempDir('shardline-console-files-');
   }
 }
 
@@ -246,21 +151,11 @@ function freePort() {
 export async function startMoto(t, bin) {
   const port = await freePort();
   const child = spawn(bin, ['-H', '127.0.0.1', '-p', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.add(child);
+  track(child);
   let output = '';
   child.stdout.setEncoding('utf8').on('data', (d) => (output = (output + d).slice(-4000)));
   child.stderr.setEncoding('utf8').on('data', (d) => (output = (output + d).slice(-4000)));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      try {
-        await withTimeout(exited(child), STOP_TIMEOUT_MS, () => 'moto: no exit after SIGTERM');
-      } catch {
-        child.kill('SIGKILL');
-      }
-    }
-    running.delete(child);
-  });
+  t.after(() => stopChild(child, 'moto'));
   const endpoint = `http://127.0.0.1:${port}`;
   await until(`moto listening on ${endpoint}`, async () => {
     if (child.exitCode !== null) throw new Error(`moto_server exited: ${output}`);

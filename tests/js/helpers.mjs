@@ -2,10 +2,8 @@
 // bounded waits. Every test talks to its own `shardline serve --in-memory --port 0` and every wait
 // here ends after a fixed time, so a broken server fails a test instead of hanging the suite.
 
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import http2 from 'node:http2';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -20,6 +18,10 @@ import {
   SubscribeToShardCommand,
 } from '@aws-sdk/client-kinesis';
 
+import { Server as SharedServer, sleep, withTimeout } from '../lib/shardline-server.mjs';
+
+export { sleep };
+
 const HERE = dirname(fileURLToPath(import.meta.url));
 
 export const REGION = 'us-east-1';
@@ -27,10 +29,6 @@ export const ACCOUNT = '000000000000';
 export const MAX_HASH_KEY = ((1n << 128n) - 1n).toString(); // 340282366920938463463374607431768211455
 export const MID_HASH_KEY = (1n << 127n).toString(); // 170141183460469231731687303715884105728
 
-const START_TIMEOUT_MS = 15_000;
-const STOP_TIMEOUT_MS = 5_000;
-const OUTPUT_KEEP_CHARS = 8_000;
-const LISTENING = /^shardline listening on (http:\/\/127\.0\.0\.1:(\d+))\b/;
 // No creation delays and no per-shard throughput limits (tests move data faster than AWS allows).
 const BASE_ARGS = ['--in-memory', '--create-delay-ms', '0', '--delete-delay-ms', '0', '--limits', 'off'];
 
@@ -56,108 +54,15 @@ export function shardlineBin() {
   return fromEnv ? resolve(process.cwd(), fromEnv) : resolve(HERE, '../../target/debug/shardline');
 }
 
-const running = new Set();
-const workdirs = new Set();
-process.on('exit', () => {
-  // Last resort if the test process ends without running the `after` hooks.
-  for (const child of running) child.kill('SIGKILL');
-  for (const dir of workdirs) rmSync(dir, { recursive: true, force: true });
-  rmSync(awsDir, { recursive: true, force: true });
-});
-// Stopped from outside (Ctrl-C, the test runner giving up): take the servers along, then die.
-for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]]) {
-  process.once(signal, () => process.exit(128 + number));
-}
+process.on('exit', () => rmSync(awsDir, { recursive: true, force: true }));
 
-function withTimeout(promise, ms, message) {
-  let timer;
-  const timeout = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message())), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function exited(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((done) => child.once('exit', () => done()));
-}
-
-function healthOnce(endpoint) {
-  return new Promise((done) => {
-    const req = http.get(`${endpoint}/_shardline/health`, { timeout: 2_000 }, (res) => {
-      res.resume();
-      res.on('end', () => done(res.statusCode === 200 ? null : `status ${res.statusCode}`));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', (e) => done(String(e)));
-  });
-}
-
-/** One running `shardline serve`, its output kept for failure messages. */
-export class Server {
+/** One running `shardline serve` with the suite's base flags, its output kept for failure messages. */
+export class Server extends SharedServer {
   constructor(extraArgs = []) {
-    this.bin = shardlineBin();
-    this.workdir = mkdtempSync(join(tmpdir(), 'shardline-js-'));
-    workdirs.add(this.workdir);
-    this.stdout = '';
-    this.stderr = '';
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHARDLINE_')));
-    // cwd keeps a developer's ./shardline.toml and ./shardline-data out.
-    this.child = spawn(this.bin, ['serve', '--port', '0', ...BASE_ARGS, ...extraArgs], {
-      cwd: this.workdir,
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
+    super(shardlineBin(), [...BASE_ARGS, ...extraArgs], {
+      env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('SHARDLINE_'))),
+      prefix: 'shardline-js-',
     });
-    running.add(this.child);
-    this.child.once('exit', () => running.delete(this.child));
-    const keep = (s) => (s.length > OUTPUT_KEEP_CHARS * 2 ? s.slice(-OUTPUT_KEEP_CHARS) : s);
-    this.child.stdout.setEncoding('utf8').on('data', (d) => (this.stdout = keep(this.stdout + d)));
-    this.child.stderr.setEncoding('utf8').on('data', (d) => (this.stderr = keep(this.stderr + d)));
-  }
-
-  output() {
-    return `--- stdout ---\n${this.stdout.slice(-4000)}\n--- stderr ---\n${this.stderr.slice(-4000)}`;
-  }
-
-  async start() {
-    const firstLine = new Promise((done, fail) => {
-      const check = () => {
-        const nl = this.stdout.indexOf('\n');
-        if (nl >= 0) done(this.stdout.slice(0, nl));
-      };
-      this.child.stdout.on('data', check);
-      this.child.once('error', (e) => fail(new Error(`cannot run ${this.bin}: ${e.message} (run \`cargo build --bin shardline\` or set SHARDLINE_BIN)`)));
-      this.child.once('exit', (code, signal) => fail(new Error(`shardline exited (${code ?? signal}) before listening\n${this.output()}`)));
-      check();
-    });
-    const line = await withTimeout(firstLine, START_TIMEOUT_MS, () => `shardline printed no endpoint within ${START_TIMEOUT_MS} ms\n${this.output()}`);
-    const m = LISTENING.exec(line);
-    if (!m) throw new Error(`unexpected first stdout line ${JSON.stringify(line)}\n${this.output()}`);
-    this.endpoint = m[1];
-    this.port = Number(m[2]);
-    const deadline = Date.now() + START_TIMEOUT_MS;
-    let last;
-    while (Date.now() < deadline) {
-      last = await healthOnce(this.endpoint);
-      if (last === null) return this;
-      if (this.child.exitCode !== null) break;
-      await sleep(20);
-    }
-    throw new Error(`/_shardline/health not ok within ${START_TIMEOUT_MS} ms (${last})\n${this.output()}`);
-  }
-
-  async stop() {
-    if (this.child.exitCode === null && this.child.signalCode === null) {
-      this.child.kill('SIGTERM');
-      try {
-        await withTimeout(exited(this.child), STOP_TIMEOUT_MS, () => 'no exit after SIGTERM');
-      } catch {
-        this.child.kill('SIGKILL');
-        await withTimeout(exited(this.child), STOP_TIMEOUT_MS, () => `shardline (pid ${this.child.pid}) survived SIGKILL`);
-      }
-    }
-    rmSync(this.workdir, { recursive: true, force: true });
-    workdirs.delete(this.workdir);
   }
 }
 
@@ -250,7 +155,6 @@ export function recordConnections(client) {
   return seen;
 }
 
-export const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 /**
  * Sends `command`, waiting out ProvisionedThroughputExceededException as a Kinesis consumer must:
