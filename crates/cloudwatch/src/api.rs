@@ -804,12 +804,17 @@ pub fn check_put(account: &str, v: &Value, now: f64) -> Result<Vec<Put>, CwError
 }
 
 fn put_metric_data(history: &History, account: &str, v: &Value) -> Result<Out, CwError> {
-    for p in check_put(account, v, crate::history::now_f64())? {
+    record(history, &check_put(account, v, crate::history::now_f64())?);
+    Ok(Out::Struct(Vec::new()))
+}
+
+/// Records what [`check_put`] accepted (PutMetricData's effect; its answer is empty).
+pub fn record(history: &History, puts: &[Put]) {
+    for p in puts {
         for s in &p.stats {
             history.record(&p.key, p.at, s, Some(p.unit.as_deref().unwrap_or("None")));
         }
     }
-    Ok(Out::Struct(Vec::new()))
 }
 
 /// The oldest second periods under a minute can look at, for callers that show it.

@@ -137,10 +137,16 @@ pub async fn handle(shared: &Arc<Shared>, how: Route, req: Request<Incoming>) ->
         );
     };
     if operation == "PutMetricData" {
-        if let Ok(puts) = api::check_put(&account, &input, shardline_cloudwatch::history::now_f64())
-        {
-            export(&puts);
-        }
+        // Checked once, then kept in the history and shown on /metrics.
+        let now = shardline_cloudwatch::history::now_f64();
+        return match api::check_put(&account, &input, now) {
+            Ok(puts) => {
+                api::record(history, &puts);
+                export(&puts);
+                success(protocol, &operation, &Out::Struct(Vec::new()), &request_id)
+            }
+            Err(e) => failure(protocol, &e, &request_id),
+        };
     }
     match api::call(history, &account, &operation, &input) {
         Ok(out) => success(protocol, &operation, &out, &request_id),
