@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import { chromium } from 'playwright-core';
 
-import { Server as SharedServer, sleep, stopChild, tempDir, track } from '../lib/shardline-server.mjs';
+import { Server as SharedServer, sleep, started, stopChild, tempDir, track } from '../lib/shardline-server.mjs';
 
 export { sleep };
 
@@ -48,16 +48,8 @@ export class Server extends SharedServer {
 }
 
 /** Starts a server for test `t` (stopped when `t` ends). */
-export async function startShardline(t, extraArgs = []) {
-  const server = new Server(extraArgs);
-  t.after(() => server.stop());
-  try {
-    await server.start();
-  } catch (e) {
-    await server.stop();
-    throw e;
-  }
-  return server;
+export function startShardline(t, extraArgs = []) {
+  return started(new Server(extraArgs), (fn) => t.after(fn));
 }
 
 let browser = null;

@@ -18,7 +18,7 @@ import {
   SubscribeToShardCommand,
 } from '@aws-sdk/client-kinesis';
 
-import { Server as SharedServer, sleep, withTimeout } from '../lib/shardline-server.mjs';
+import { Server as SharedServer, sleep, started, withTimeout } from '../lib/shardline-server.mjs';
 
 export { sleep };
 
@@ -93,16 +93,8 @@ export function defer(t, fn) {
 }
 
 /** Starts a server for test `t` (stopped when `t` ends) and returns it; `extraArgs` go to `serve`. */
-export async function startShardline(t, extraArgs = []) {
-  const server = new Server(extraArgs);
-  defer(t, () => server.stop());
-  try {
-    await server.start();
-  } catch (e) {
-    await server.stop();
-    throw e;
-  }
-  return server;
+export function startShardline(t, extraArgs = []) {
+  return started(new Server(extraArgs), (fn) => defer(t, fn));
 }
 
 /**

@@ -131,3 +131,18 @@ export class Server {
     workdirs.delete(this.workdir);
   }
 }
+
+/**
+ * Starts `server` and hands its stop to `onEnd` (the suite's way of running something when the
+ * test ends); a server that fails to start is stopped at once.
+ */
+export async function started(server, onEnd) {
+  onEnd(() => server.stop());
+  try {
+    await server.start();
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+  return server;
+}

@@ -362,6 +362,17 @@ async fn wait_active(c: &Client, stream: &str) {
     panic!("{stream} did not become ACTIVE within 10 s");
 }
 
+/// Splits `shard` (the whole hash space) at 2^127.
+async fn split_in_half(c: &Client, stream: &str, shard: &str) {
+    c.split_shard()
+        .stream_name(stream)
+        .shard_to_split(shard)
+        .new_starting_hash_key((1u128 << 127).to_string())
+        .send()
+        .await
+        .unwrap();
+}
+
 fn open_ids(shards: &[Shard]) -> Vec<String> {
     shards
         .iter()
@@ -386,13 +397,7 @@ async fn updating_streams_keep_their_shards_until_active() {
     wait_active(&c, "up").await;
     use aws_sdk_kinesis::types::StreamStatus;
 
-    c.split_shard()
-        .stream_name("up")
-        .shard_to_split("shardId-000000000000")
-        .new_starting_hash_key((1u128 << 127).to_string())
-        .send()
-        .await
-        .unwrap();
+    split_in_half(&c, "up", "shardId-000000000000").await;
     assert_eq!(status(&c, "up").await, StreamStatus::Updating);
     let during = all_shards(&c, "up", None).await;
     assert_eq!(open_ids(&during), vec!["shardId-000000000000"]);
@@ -488,13 +493,7 @@ async fn a_pending_reshard_survives_kill_9() {
     create_stream(&c, "pend", 1).await;
     wait_active(&c, "pend").await;
     put(&c, "pend", 7, "before").await;
-    c.split_shard()
-        .stream_name("pend")
-        .shard_to_split("shardId-000000000000")
-        .new_starting_hash_key((1u128 << 127).to_string())
-        .send()
-        .await
-        .unwrap();
+    split_in_half(&c, "pend", "shardId-000000000000").await;
     server.kill();
     server.restart();
     let c = server.client();
